@@ -1,0 +1,1 @@
+"""Everything between a device and timestamped arrays: sources, hub, recordings, long CSV."""
