@@ -1,0 +1,30 @@
+"""Simulator speed: a two-strap 100 Hz session generated in one batch."""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.common import best_of, session_config
+from collector.simulator import simulate
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    config = session_config(quick)
+    session = simulate(config)
+    hours = session.duration_s / 3600
+    med, _ = best_of(lambda: simulate(config), repeat=3)
+    return {"session_h": hours, "simulate_s": med, "simulate_s_per_hour": med / hours}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    r = run(ap.parse_args().quick)
+    print(
+        f"simulate {r['session_h']:.2f} h, 2 straps @ 100 Hz: {r['simulate_s']:.3f} s"
+        f" ({r['simulate_s_per_hour']:.3f} s per hour)"
+    )
+
+
+if __name__ == "__main__":
+    main()

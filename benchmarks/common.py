@@ -1,0 +1,29 @@
+"""Helpers for the benchmark scripts: timing and a one-hour simulated session."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from collector.simulator import SimConfig
+
+ONE_HOUR = SimConfig(seed=1, sets=28, reps_per_set=10, rate_hz=100.0)  # ≈ 62 min, 2 straps
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, float]:
+    """(median, min) wall time of ``fn`` in seconds over ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def session_config(quick: bool) -> SimConfig:
+    """The one-hour session, or a 1/10 of it for a quick run."""
+    if quick:
+        return SimConfig(seed=1, sets=3, reps_per_set=10, rate_hz=100.0)
+    return ONE_HOUR

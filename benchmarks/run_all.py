@@ -1,0 +1,49 @@
+"""Run every benchmark and print one table (``make bench``; ``--quick`` for a short smoke run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import bench_cli, bench_recording, bench_simulator
+
+TARGETS = {
+    "help_s": ("flossmeter --help", "s", "< 0.3"),
+    "simulate_s_per_hour": ("simulate 1 h, 2 straps @ 100 Hz", "s", "well under 1"),
+    "write_x_realtime_2x1khz": ("recording write vs 2 straps @ 1 kHz", "×", "> 100"),
+    "load_s": ("load 1 h, 2 straps @ 100 Hz", "s", "< 0.3"),
+    "csv_over_recording": ("pandas.read_csv of same data / load", "×", "(ratio)"),
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    results: dict[str, float] = {}
+    for mod in (bench_cli, bench_simulator, bench_recording):
+        results.update(mod.run(args.quick))
+    print(
+        f"flossmeter benchmarks ({'quick' if args.quick else 'full'}; {platform.machine()}, "
+        f"Python {platform.python_version()})"
+    )
+    print(
+        f"  session: {results['session_h']:.2f} h, {results['samples']:,.0f} samples, "
+        f"recording {results['file_mb']:.1f} MB, long CSV {results['csv_mb']:.1f} MB"
+    )
+    for key, (what, unit, target) in TARGETS.items():
+        print(f"  {what:<42} {results[key]:>10.3f} {unit:<2} target {target}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The command line: real commands end to end, lazy imports, one-line errors with exit code 2."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from collector.recording import load_recording
+from gui.cli import main
+
+
+def test_help_imports_no_heavy_module():
+    code = (
+        "import sys, gui.cli; gui.cli.build_parser().format_help();"
+        "heavy = ('numpy', 'pandas', 'PySide6', 'bleak', 'scipy');"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_console_script_help(flossmeter_cmd):
+    out = subprocess.run([*flossmeter_cmd, "--help"], capture_output=True, text=True, check=True)
+    for cmd in ("demo", "simulate", "record", "export", "info"):
+        assert cmd in out.stdout
+
+
+def test_simulate_info_export(tmp_path, capsys):
+    rec = tmp_path / "s.flossrec"
+    argv = ["simulate", "-o", str(rec), "--sets", "2", "--reps", "3", "--seed", "4", "--rate-hz"]
+    argv += ["50", "--technique", "mixed", "--faults", "loss=0.05,outages=1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "ground truth: 2 sets, 6 reps" in out
+    r = load_recording(rec)
+    assert r.rate_hz("shin") == pytest.approx(50.0, rel=1e-3)
+    assert {x["technique"] for x in r.ground_truth.reps} == {"slider", "tensioner"}
+    assert r.gaps("shin")["lost"].sum() > 0
+
+    assert main(["info", str(rec)]) == 0
+    info = capsys.readouterr().out
+    assert "shin" in info and "head" in info and "disconnected" in info
+
+    csv = tmp_path / "s.csv"
+    assert main(["export", str(rec), "--samples-csv", str(csv)]) == 0
+    lines = csv.read_text().splitlines()
+    assert lines[0] == "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"
+    assert len(lines) - 1 == sum(len(df) for df in r.samples.values())
+
+
+def test_shin_only_session(tmp_path, capsys):
+    rec = tmp_path / "shin.flossrec"
+    assert (
+        main(
+            [
+                "simulate",
+                "-o",
+                str(rec),
+                "--shin-only",
+                "--sets",
+                "1",
+                "--reps",
+                "2",
+                "--rate-hz",
+                "25",
+            ]
+        )
+        == 0
+    )
+    r = load_recording(rec)
+    assert list(r.samples) == ["shin"]
+    assert "head    (none)" in capsys.readouterr().out
+
+
+def test_record_sim_in_real_time_writes_the_simulated_stream(tmp_path, capsys):
+    rec = tmp_path / "live.flossrec"
+    assert (
+        main(
+            [
+                "record",
+                "--sim",
+                "-o",
+                str(rec),
+                "--duration-s",
+                "1.5",
+                "--speed",
+                "4",
+                "--seed",
+                "9",
+            ]
+        )
+        == 0
+    )
+    r = load_recording(rec)
+    assert r.closed_cleanly
+    assert 4.0 <= r.duration_s <= 6.5  # ≈ 1.5 s × 4
+    from collector.simulator import SimConfig, simulate
+
+    s = simulate(SimConfig(seed=9))
+    idx = r.samples["shin"]["sample_index"].to_numpy()
+    np.testing.assert_allclose(
+        r.samples["shin"]["gyr_y"], s.streams["shin"].gyro_dps[idx, 1], atol=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["info", "/nonexistent/x.flossrec"], "no such file"),
+        (["simulate", "-o", "{tmp}/a.flossrec", "--rate-hz", "1000"], "25–400 Hz"),
+        (["simulate", "-o", "{tmp}/a.flossrec", "--faults", "rain=3"], "unknown fault"),
+        (["simulate", "-o", "{tmp}/nofolder/a.flossrec"], "does not exist"),
+        (["export", "{tmp}/x.csv"], "--samples-csv"),
+        (["record", "--sim", "-o", "{tmp}/r.flossrec", "--duration-s", "-1"], "must be positive"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(tmp_path, flossmeter_cmd, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    out = subprocess.run([*flossmeter_cmd, *argv], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flossmeter: error:") and message in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_writes_and_summarises_a_recording(tmp_path, capsys):
+    out = tmp_path / "demo.flossrec"
+    assert main(["demo", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "ground truth: 2 sets, 12 reps" in text
+    assert load_recording(out).closed_cleanly
