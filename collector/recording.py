@@ -401,9 +401,9 @@ class Recording:
             techs = {}
             for r in gt.reps:
                 techs[r["technique"]] = techs.get(r["technique"], 0) + 1
-            tech = ", ".join(f"{n} {k}" for k, n in techs.items())
+            tech = f" ({', '.join(f'{n} {k}' for k, n in techs.items())})" if techs else ""
             lines.append(
-                f"  ground truth: {len(gt.sets)} sets, {len(gt.reps)} reps ({tech}), "
+                f"  ground truth: {len(gt.sets)} sets, {len(gt.reps)} reps{tech}, "
                 f"{len(gt.fidgets)} fidgets"
             )
         return "\n".join(lines)

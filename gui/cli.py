@@ -141,8 +141,9 @@ async def _record_sim(args: argparse.Namespace) -> None:
     meta = _session_meta(args, session)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    if task is not None:
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    if task is not None:  # stop cleanly (file closed) on Ctrl-C or kill, even in the background
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
     async with SimulatedSource(session, speed=args.speed) as source:
         start_unix = time.time()
         with Recorder(
@@ -160,6 +161,7 @@ async def _record_sim(args: argparse.Namespace) -> None:
                 gt = session.truth.to_dict()
                 gt["reps"] = [r for r in gt["reps"] if r["end_s"] <= rec.last_time_s]
                 gt["fidgets"] = [f for f in gt["fidgets"] if f["end_s"] <= rec.last_time_s]
+                gt["sets"] = [s for s in gt["sets"] if s["start_s"] <= rec.last_time_s]
                 rec.set_meta("ground_truth", gt)
 
 

@@ -1,7 +1,9 @@
 """The command line: real commands end to end, lazy imports, one-line errors with exit code 2."""
 
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -130,3 +132,20 @@ def test_demo_writes_and_summarises_a_recording(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ground truth: 2 sets, 12 reps" in text
     assert load_recording(out).closed_cleanly
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_record_stops_cleanly_on_interrupt(tmp_path, flossmeter_cmd, sig):
+    path = tmp_path / "i.flossrec"
+    cmd = [*flossmeter_cmd, "-q", "record", "--sim", "-o", str(path), "--duration-s", "30"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    rec = load_recording(path)
+    assert rec.closed_cleanly and 0.5 < rec.duration_s < 10
+    assert "closed cleanly: yes" in out
