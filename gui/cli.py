@@ -1,12 +1,14 @@
 """The ``flossmeter`` command: one entry point, subcommands, one-line errors (exit 2).
 
-Heavy modules (numpy, pandas, Qt, bleak) are imported inside the commands, so ``--help``
-answers at once.
+Each group of subcommands lives in its own module with a ``register(add)`` function, listed in
+``COMMAND_MODULES``. Heavy modules (numpy, pandas, Qt, bleak) are imported inside the
+commands, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -16,210 +18,25 @@ from typing import Any
 log = logging.getLogger("flossmeter")
 
 EXIT_ERROR = 2
-DEFAULT_DEMO_PATH = Path("recordings") / "demo.flossrec"
+#: Modules whose ``register(add)`` adds subcommands, in --help order.
+COMMAND_MODULES = ("gui.demo", "gui.cli_sessions")
+
+Command = Callable[[argparse.Namespace], int]
+AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
 
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-# -- simulated-session options ---------------------------------------------------------------
-
-
-def _add_sim_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("simulated straps")
-    g.add_argument("--sets", type=int, default=2, help="number of sets (default 2)")
-    g.add_argument("--reps", type=int, default=8, help="reps per set (default 8)")
-    g.add_argument("--seed", type=int, default=0, help="random seed; same seed, same session")
-    g.add_argument("--rate-hz", type=float, default=100.0, help="sample rate, 25–400 Hz")
-    g.add_argument("--head-rate-hz", type=float, default=None, help="head rate if different")
-    g.add_argument(
-        "--technique", choices=("slider", "tensioner", "mixed"), default="slider",
-        help="floss technique of the sets (mixed: alternating sets)",
-    )  # fmt: skip
-    g.add_argument(
-        "--variety", choices=("clean", "typical", "messy"), default="typical",
-        help="how often reps are held, partial, halting, fast or follow a long pause",
-    )  # fmt: skip
-    g.add_argument("--no-fidgets", action="store_true", help="no fidgeting between sets")
-    g.add_argument("--shin-only", action="store_true", help="simulate the shin strap only")
-    g.add_argument("--noise", type=float, default=1.0, help="IMU error scale: 0 ideal, 1 typical")
-    g.add_argument(
-        "--mounting", choices=("random", "nominal", "backwards"), default="random",
-        help="how the straps are put on (default: random, as patients do)",
-    )  # fmt: skip
-    g.add_argument(
-        "--faults", default="",
-        help="link and clock faults, e.g. loss=0.02,outages=1,drift-ppm=80",
-    )  # fmt: skip
-
-
-def _sim_config(args: argparse.Namespace) -> Any:
-    from collector.simulator import SimConfig, parse_faults
-
-    try:
-        return SimConfig(
-            seed=args.seed,
-            sets=args.sets,
-            reps_per_set=args.reps,
-            technique=args.technique,
-            variety=args.variety,
-            fidgets=not args.no_fidgets,
-            head=not args.shin_only,
-            rate_hz=args.rate_hz,
-            head_rate_hz=args.head_rate_hz,
-            noise=args.noise,
-            mounting=args.mounting,
-            **parse_faults(args.faults),
-        )
-    except (ValueError, TypeError) as e:
-        raise UserError(str(e)) from None
-
-
-def _session_meta(args: argparse.Namespace, session: Any) -> dict[str, Any]:
-    meta = session.metadata()
-    meta["participant"] = args.participant
-    meta["notes"] = args.notes
-    meta["source"] = "simulator"
-    meta["ground_truth"] = session.truth.to_dict()
-    return meta
-
-
-def _add_session_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", type=Path, required=True, help="recording file to write")
-    p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
-    p.add_argument("--notes", default="", help="free-text notes stored in the recording")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
-
-
-# -- commands --------------------------------------------------------------------------------
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    """Write a simulated session (with its ground truth) to a recording, as fast as possible."""
-    from collector.recording import load_recording, write_blocks
-    from collector.simulator import simulate
-
-    session = simulate(_sim_config(args))
-    items = (item for _, item in session.timeline())
-    write_blocks(
-        args.output, items, session.sensors, _session_meta(args, session), overwrite=args.overwrite
-    )
-    print(load_recording(args.output).summary())
-    return 0
-
-
-def cmd_record(args: argparse.Namespace) -> int:
-    """Acquire in real time from the straps into a recording, with a live status line."""
-    import asyncio
-
-    from collector.recording import load_recording
-
-    if args.duration_s is not None and args.duration_s <= 0:
-        raise UserError("--duration-s must be positive")
-    try:
-        asyncio.run(_record_sim(args))
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        log.info("stopped by the user")
-    if args.output.exists():
-        print(load_recording(args.output).summary())
-    return 0
-
-
-async def _record_sim(args: argparse.Namespace) -> None:
-    import asyncio
-    import signal
-    import time
-
-    from collector.hub import Hub
-    from collector.recording import Recorder
-    from collector.simulator import SimulatedSource, simulate
-    from gui.status import StatusLine
-
-    session = simulate(_sim_config(args))
-    meta = _session_meta(args, session)
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    if task is not None:  # stop cleanly (file closed) on Ctrl-C or kill, even in the background
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-    async with SimulatedSource(session, speed=args.speed) as source:
-        start_unix = time.time()
-        with Recorder(
-            args.output, source.sensors, meta, start_unix=start_unix, overwrite=args.overwrite
-        ) as rec:
-            status = StatusLine(sys.stderr)
-            hub = Hub(source, [rec, status])
-            status.hub = hub
-            try:
-                await hub.run(duration_s=args.duration_s)
-            except asyncio.CancelledError:
-                log.info("stopped")
-            finally:
-                status.finish()
-                gt = session.truth.to_dict()
-                gt["reps"] = [r for r in gt["reps"] if r["end_s"] <= rec.last_time_s]
-                gt["fidgets"] = [f for f in gt["fidgets"] if f["end_s"] <= rec.last_time_s]
-                gt["sets"] = [s for s in gt["sets"] if s["start_s"] <= rec.last_time_s]
-                rec.set_meta("ground_truth", gt)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """Export a recording's samples as long CSV."""
-    from collector.csvio import write_samples_csv
-
-    if not args.samples_csv:
-        raise UserError("say what to export, e.g. --samples-csv samples.csv")
-    rec = _load_input(args.path)
-    out = write_samples_csv(rec, args.samples_csv)
-    n = sum(len(df) for df in rec.samples.values())
-    print(f"wrote {n} samples of {', '.join(rec.samples)} to {out}")
-    return 0
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    """Describe a recording (or long CSV): sensors, duration, rates, gaps, events."""
-    print(_load_input(args.path).summary())
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Simulate a session on two straps, record it and summarise it (no screen needed)."""
-    from collector.recording import load_recording, write_blocks
-    from collector.simulator import SimConfig, simulate
-
-    out: Path = args.output
-    out.parent.mkdir(parents=True, exist_ok=True)
-    config = SimConfig(seed=args.seed, sets=2, reps_per_set=6, technique="slider", loss=0.01)
-    print(
-        f"simulating two straps (shin, head): {config.sets} sets × {config.reps_per_set} reps ..."
-    )
-    session = simulate(config)
-    meta = session.metadata() | {
-        "participant": "demo",
-        "source": "simulator",
-        "ground_truth": session.truth.to_dict(),
-    }
-    write_blocks(
-        out, (item for _, item in session.timeline()), session.sensors, meta, overwrite=True
-    )
-    print(load_recording(out).summary())
-    print(f"\nrecording written to {out}; try: flossmeter info {out}")
-    return 0
-
-
-def _load_input(path: Path) -> Any:
-    """A recording or a long CSV, by content."""
+def load_input(path: Path) -> Any:
+    """A recording or a long CSV (by extension) as a :class:`collector.recording.Recording`."""
     from collector.csvio import read_samples_csv
     from collector.recording import load_recording
 
     if path.suffix.lower() == ".csv":
         return read_samples_csv(path)
     return load_recording(path)
-
-
-# -- parser ----------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,34 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(
-        name: str, func: Callable[[argparse.Namespace], int], help_: str
-    ) -> argparse.ArgumentParser:
+    def add(name: str, func: Command, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func)
         return p
 
-    p = add("demo", cmd_demo, "simulate two straps, record and summarise a session")
-    p.add_argument("-o", "--output", type=Path, default=DEFAULT_DEMO_PATH)
-    p.add_argument("--seed", type=int, default=7)
-
-    p = add("simulate", cmd_simulate, "write a simulated session with its ground truth")
-    _add_session_options(p)
-    _add_sim_options(p)
-
-    p = add("record", cmd_record, "record straps in real time into a recording")
-    p.add_argument("--sim", action="store_true", required=True, help="use simulated straps")
-    p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
-    _add_session_options(p)
-    _add_sim_options(p)
-
-    p = add("export", cmd_export, "export a recording's samples as long CSV")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
-    p.add_argument("--samples-csv", type=Path, help="long CSV to write")
-
-    p = add("info", cmd_info, "describe a recording: sensors, duration, rates, gaps, events")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(add)
     return parser
 
 

@@ -21,7 +21,8 @@ from collector.recording import (
     write_blocks,
 )
 from collector.simulator import simulate
-from gui.cli import _sim_config, build_parser
+from gui.cli import build_parser
+from gui.cli_sessions import _sim_config
 from tests.conftest import cached_session
 
 
