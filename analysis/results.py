@@ -57,12 +57,15 @@ class Rep:
 class AnalyzerStatus:
     """What the live analyzer is doing, for the dashboard.
 
-    ``calibration`` walks ``"waiting"`` (no data yet) → ``"hold_still"`` (data, not yet a still
-    start position) → ``"calibrated"`` (a still start pose was found: angles are referenced to
-    it); ``phase`` is ``"idle"`` or ``"in_rep"``.
+    ``calibration`` walks the start-up protocol the dashboard prompts for: ``"waiting"`` (no data
+    yet) → ``"hold_still"`` (sit upright, still, looking ahead: the zero of both angles) →
+    ``"look_up"`` (look up to the ceiling and back: tells which way the head extends; skipped
+    without a head strap) → ``"calibrated"`` (get into the start position and begin). If reps
+    start before the look-up, the analyzer learns the head's direction from slider look-ups.
+    ``phase`` is ``"idle"`` or ``"in_rep"``.
     """
 
-    calibration: Literal["waiting", "hold_still", "calibrated"] = "waiting"
+    calibration: Literal["waiting", "hold_still", "look_up", "calibrated"] = "waiting"
     phase: Literal["idle", "in_rep"] = "idle"
     reps: int = 0
     set: int = 0

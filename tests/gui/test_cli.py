@@ -110,7 +110,7 @@ def test_record_sim_in_real_time_writes_the_simulated_stream(tmp_path, capsys):
     "argv,message",
     [
         (["info", "/nonexistent/x.flossrec"], "no such file"),
-        (["simulate", "-o", "{tmp}/a.flossrec", "--rate-hz", "1000"], "25–400 Hz"),
+        (["simulate", "-o", "{tmp}/a.flossrec", "--rate-hz", "5000"], "25–1000 Hz"),
         (["simulate", "-o", "{tmp}/a.flossrec", "--faults", "rain=3"], "unknown fault"),
         (["simulate", "-o", "{tmp}/nofolder/a.flossrec"], "does not exist"),
         (["export", "{tmp}/x.csv"], "--samples-csv"),
