@@ -105,13 +105,21 @@ class Posture:
 
 @dataclass(frozen=True)
 class SessionScript:
-    """A whole session: still lead-in (calibration), sets with rests, still lead-out."""
+    """A whole session: start-up calibration, sets with rests, still lead-out.
+
+    With ``calibration`` the session starts as the dashboard prompts: sitting upright and still,
+    looking ahead, for ``lead_in_s`` (the zero of both angles); looking up ``look_up_deg`` and
+    back (which way the head extends); then moving into the first set's start posture. Without
+    it the session starts still, already in the first set's start posture.
+    """
 
     sets: tuple[SetSpec, ...]
     posture: Posture = Posture()
     lead_in_s: float = 5.0
     lead_out_s: float = 3.0
     set_up_s: float = 2.0  # moving into a set's start posture at the end of a rest
+    calibration: bool = True
+    calibration_look_up_deg: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -133,13 +141,24 @@ class GroundTruth:
     reps: list[dict[str, Any]] = field(default_factory=list)
     fidgets: list[dict[str, Any]] = field(default_factory=list)
     sets: list[dict[str, Any]] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)  # empty: no calibration phase
 
     def to_dict(self) -> dict[str, Any]:
-        return {"reps": self.reps, "fidgets": self.fidgets, "sets": self.sets}
+        return {
+            "reps": self.reps,
+            "fidgets": self.fidgets,
+            "sets": self.sets,
+            "calibration": self.calibration,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GroundTruth:
-        return cls(list(d.get("reps", [])), list(d.get("fidgets", [])), list(d.get("sets", [])))
+        return cls(
+            list(d.get("reps", [])),
+            list(d.get("fidgets", [])),
+            list(d.get("sets", [])),
+            dict(d.get("calibration", {})),
+        )
 
 
 @dataclass
@@ -170,7 +189,8 @@ class _Builder:
     def __init__(self, script: SessionScript) -> None:
         p = script.posture
         first = script.sets[0].technique if script.sets else "slider"
-        trunk0, neck0 = self._start_posture(p, first)
+        # the calibration is done sitting upright, head neutral (the tensioner's start posture)
+        trunk0, neck0 = self._start_posture(p, "tensioner" if script.calibration else first)
         self.script = script
         self.dofs = {name: DofTrajectory() for name in DOFS}
         self.dofs["knee"].base = np.radians(p.knee_rest_deg)
@@ -333,9 +353,26 @@ class _Builder:
         e2 = self.move_to("neck", t0, dur, np.radians(neck))
         return max(e1, e2, t0)
 
-    def build(self) -> Choreography:
+    def calibrate(self) -> float:
+        """Still upright, look up and back, move into the first set's start posture."""
         s = self.script
         t = s.lead_in_s
+        look = np.radians(s.calibration_look_up_deg)
+        t0 = t
+        t = self.move("neck", t, 1.0, -look)
+        t = self.move("neck", t + 0.3, 1.0, look)
+        self.truth.calibration = {
+            "still_start_s": 0.0,
+            "still_end_s": s.lead_in_s,
+            "look_up_start_s": t0,
+            "look_up_end_s": t,
+            "look_up_deg": s.calibration_look_up_deg,
+        }
+        return self.set_posture(t + 1.0, s.set_up_s, s.sets[0].technique)
+
+    def build(self) -> Choreography:
+        s = self.script
+        t = self.calibrate() if s.calibration else s.lead_in_s
         rep_no = 0
         for set_no, st in enumerate(s.sets, start=1):
             set_start = None
@@ -493,6 +530,7 @@ def random_script(
     variety: str = "typical",
     fidgets: bool = True,
     head: bool = True,
+    calibration: bool = True,
 ) -> SessionScript:
     """Draw a session: ``sets`` × ``reps_per_set`` reps with rests of 20–60 s holding fidgets."""
     if variety not in VARIETY:
@@ -527,7 +565,13 @@ def random_script(
         chin_neck_deg=rng.uniform(35.0, 45.0),
         upright_trunk_deg=rng.uniform(0.0, 8.0),
     )
-    return SessionScript(tuple(out), posture=posture, lead_in_s=rng.uniform(4.0, 6.0))
+    return SessionScript(
+        tuple(out),
+        posture=posture,
+        lead_in_s=rng.uniform(3.0, 5.0),
+        calibration=calibration,
+        calibration_look_up_deg=rng.uniform(20.0, 35.0),
+    )
 
 
 def _with_pause(spec: RepSpec, pause_s: float) -> RepSpec:

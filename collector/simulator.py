@@ -53,6 +53,7 @@ class SimConfig:
     variety: Literal["clean", "typical", "messy"] = "typical"
     fidgets: bool = True
     head: bool = True  # False: a shin-only session
+    calibration: bool = True  # start upright and still, look up and back (the dashboard's prompt)
     rate_hz: float = 100.0
     head_rate_hz: float | None = None  # None: same as rate_hz
     noise: float = 1.0  # IMU error magnitude: 0 ideal, 1 typical consumer MEMS
@@ -191,6 +192,7 @@ def simulate(
             variety=config.variety,
             fidgets=config.fidgets,
             head=config.head,
+            calibration=config.calibration,
         )
     choreo = choreograph(script)
     body = Body()

@@ -30,6 +30,10 @@ def _add_sim_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument("--no-fidgets", action="store_true", help="no fidgeting between sets")
     g.add_argument("--shin-only", action="store_true", help="simulate the shin strap only")
+    g.add_argument(
+        "--no-calibration", action="store_true",
+        help="skip the start-up calibration (upright still, look up and back)",
+    )  # fmt: skip
     g.add_argument("--noise", type=float, default=1.0, help="IMU error scale: 0 ideal, 1 typical")
     g.add_argument(
         "--mounting", choices=("random", "nominal", "backwards"), default="random",
@@ -53,6 +57,7 @@ def _sim_config(args: argparse.Namespace) -> Any:
             variety=args.variety,
             fidgets=not args.no_fidgets,
             head=not args.shin_only,
+            calibration=not args.no_calibration,
             rate_hz=args.rate_hz,
             head_rate_hz=args.head_rate_hz,
             noise=args.noise,

@@ -52,7 +52,8 @@ def test_round_trip_keeps_every_sample_event_and_metadata(tmp_path):
         np.testing.assert_allclose(gyr, st.gyro_dps[kept], rtol=1e-6, atol=1e-6)
         assert rec.sensors[role]["rate_hz"] == 100.0
         gaps = rec.gaps(role)
-        assert gaps["lost"].sum() == (~kept).sum()
+        first, last = np.flatnonzero(kept)[[0, -1]]  # losses at the very ends leave no gap
+        assert gaps["lost"].sum() == (~kept[first:last]).sum()
     kinds = rec.events["kind"].tolist()
     assert kinds.count("connected") == 3 and kinds.count("disconnected") == 1
     gap_events = rec.events[rec.events["kind"] == "gap"]
