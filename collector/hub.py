@@ -105,6 +105,16 @@ class Hub:
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
 
+    def remove_sink(self, sink: Sink) -> None:
+        """Stop handing items to ``sink`` (e.g. a recorder stopped while the session goes on)."""
+        if sink in self.sinks:
+            self.sinks.remove(sink)
+
+    def reset_stats(self) -> None:
+        """Forget counts and sequence numbers, keeping connection states (a replay that seeks)."""
+        for role, st in self.tracker.stats.items():
+            self.tracker.stats[role] = SensorStats(connected=st.connected)
+
     def dispatch(self, item: SampleBlock | SourceEvent) -> None:
         """Hand one item to every sink (gap events first, before the block that reveals them)."""
         if isinstance(item, SampleBlock):

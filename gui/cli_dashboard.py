@@ -1,0 +1,244 @@
+"""Dashboard commands: ``live`` (simulated or BLE straps) and ``replay`` (a recording).
+
+Every GUI command takes ``--screenshot PATH --quit-after-s S`` so docs and tests can capture
+it. ``dashboard_available()`` and ``run_demo_dashboard(args)`` serve ``flossmeter demo``.
+Qt is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from gui.cli import AddCommand, UserError
+
+log = logging.getLogger("flossmeter")
+
+DEFAULT_FOLDER = Path("recordings")
+
+
+def _screenshot_at(text: str) -> tuple[float, Path]:
+    when, sep, path = text.partition(":")
+    try:
+        t = float(when)
+    except ValueError:
+        t = -1.0
+    if not sep or not path or t < 0:
+        raise argparse.ArgumentTypeError("use SECONDS:PATH, e.g. 5:early.png")
+    return t, Path(path)
+
+
+def _add_gui_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("capture (docs, tests)")
+    g.add_argument("--screenshot", type=Path, metavar="PATH", help="save the window as PNG on quit")
+    g.add_argument("--quit-after-s", type=float, metavar="S", help="close after S seconds")
+    g.add_argument(
+        "--screenshot-at", type=_screenshot_at, action="append", default=[], metavar="S:PATH",
+        help="also save the window S seconds after it opens (repeatable)",
+    )  # fmt: skip
+    g.add_argument("--state-json", type=Path, metavar="PATH", help="write what was on screen")
+
+
+def _capture(args: argparse.Namespace) -> Any:
+    from gui.app import Capture
+
+    quit_after = getattr(args, "quit_after_s", None)
+    if quit_after is not None and quit_after <= 0:
+        raise UserError("--quit-after-s must be positive")
+    shot = getattr(args, "screenshot", None)
+    if shot is not None and quit_after is None:
+        raise UserError("--screenshot is taken when the window quits: add --quit-after-s S")
+    return Capture(
+        screenshot=shot,
+        quit_after_s=quit_after,
+        at=list(getattr(args, "screenshot_at", []) or []),
+        state_json=getattr(args, "state_json", None),
+    )
+
+
+def dashboard_available() -> bool:
+    """A display can show windows here and Qt, pyqtgraph and qasync import."""
+    from gui.app import display_problem, qt_problem
+
+    return display_problem() is None and qt_problem() is None
+
+
+def _require_dashboard() -> None:
+    from gui.app import display_problem, qt_problem
+
+    problem = display_problem()
+    if problem:
+        raise UserError(
+            f"the dashboard needs a screen: {problem}; for a headless capture set "
+            "QT_QPA_PLATFORM=offscreen and use --screenshot/--quit-after-s"
+        )
+    problem = qt_problem()
+    if problem:
+        raise UserError(problem)
+
+
+def open_ble_source(shin: str | None, head: str | None) -> Any:
+    """The BLE source for the given straps (``collector.ble``, imported only here)."""
+    if not shin:
+        raise UserError("say which strap is the shin: --shin ADDR (and --head ADDR)")
+    try:
+        from collector import ble
+    except ImportError:
+        raise UserError("BLE straps are not supported in this build (no collector.ble)") from None
+    make = getattr(ble, "BleSource", None)
+    if make is None:
+        raise UserError("BLE straps are not supported in this build (no collector.ble.BleSource)")
+    roles = {"shin": shin} | ({"head": head} if head else {})
+    try:
+        return make(roles)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"BLE straps: {e}") from None
+
+
+def _sim_session(args: argparse.Namespace) -> Any:
+    from collector.simulator import simulate
+    from gui.cli_sessions import _sim_config
+
+    return simulate(_sim_config(args))
+
+
+def _run_live(
+    make_source: Any,
+    metadata: dict[str, Any],
+    args: argparse.Namespace,
+    title: str,
+) -> int:
+    from gui.app import run_window
+    from gui.dashboard.live_view import LiveWindow
+
+    capture = _capture(args)
+    folder = getattr(args, "folder", None) or DEFAULT_FOLDER
+    record_to = getattr(args, "record", None)
+    if record_to is not None and Path(record_to).exists():
+        raise UserError(f"{record_to}: already exists (choose another name)")
+
+    def make_window() -> LiveWindow:
+        return LiveWindow(
+            make_source,
+            title=title,
+            metadata=metadata,
+            folder=Path(folder),
+            participant=getattr(args, "participant", "") or "",
+            record_to=record_to,
+        )
+
+    return run_window(make_window, lambda w: w.start(), capture)
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    """Live dashboard on simulated (--sim) or BLE straps."""
+    from gui.dashboard.session import check_pseudonym
+
+    try:
+        check_pseudonym(args.participant)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not (args.speed > 0):
+        raise UserError("--speed must be positive")
+    if args.sim:
+        _require_dashboard()
+        from collector.simulator import SimulatedSource
+
+        session = _sim_session(args)
+        meta = session.metadata() | {"source": "simulator"}
+        return _run_live(
+            lambda: SimulatedSource(session, speed=args.speed),
+            meta,
+            args,
+            "flossmeter — live (simulated straps)",
+        )
+    if not (args.shin or args.head):
+        raise UserError("say which straps to show: --sim, or --shin ADDR [--head ADDR]")
+    open_ble_source(args.shin, args.head)  # fails early, before a window opens
+    _require_dashboard()
+    return _run_live(
+        lambda: open_ble_source(args.shin, args.head),
+        {"source": "ble"},
+        args,
+        "flossmeter — live",
+    )
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recording in the dashboard."""
+    from collector.recording import load_recording
+    from collector.replay import MAX_SPEED, MIN_SPEED
+
+    if not MIN_SPEED <= args.speed <= MAX_SPEED:
+        raise UserError(f"--speed must be {MIN_SPEED:g}–{MAX_SPEED:g}")
+    rec = load_recording(args.path)  # a bad file fails here, in one line
+    if not rec.samples:
+        raise UserError(f"{args.path}: the recording holds no samples")
+    if not 0 <= args.start_s <= rec.duration_s:
+        raise UserError(f"--start-s must be within the recording (0–{rec.duration_s:.1f} s)")
+    _require_dashboard()
+    capture = _capture(args)
+    # the timeline shows every gap; a log line for each would drown the terminal
+    logging.getLogger("collector.hub").setLevel(logging.WARNING)
+    from gui.app import run_window
+    from gui.dashboard.replay_view import ReplayWindow
+
+    def make_window() -> ReplayWindow:
+        return ReplayWindow(speed=args.speed, start_s=args.start_s, playing=not args.paused)
+
+    return run_window(make_window, lambda w: w.start(args.path), capture)
+
+
+def run_demo_dashboard(args: argparse.Namespace) -> int:
+    """The demo as a live dashboard on two simulated straps (2 sets × 6 slider reps)."""
+    from collector.simulator import SimConfig, SimulatedSource, simulate
+
+    _require_dashboard()
+    session = simulate(
+        SimConfig(seed=getattr(args, "seed", 7), sets=2, reps_per_set=6, technique="slider",
+                  loss=0.01)
+    )  # fmt: skip
+    output = getattr(args, "output", None)
+    folder = Path(output).parent if output else DEFAULT_FOLDER
+    ns = argparse.Namespace(
+        folder=folder,
+        participant="demo",
+        record=None,
+        screenshot=getattr(args, "screenshot", None),
+        quit_after_s=getattr(args, "quit_after_s", None),
+        screenshot_at=getattr(args, "screenshot_at", []),
+        state_json=getattr(args, "state_json", None),
+    )
+    meta = session.metadata() | {"source": "simulator"}
+    return _run_live(
+        lambda: SimulatedSource(session, speed=1.0), meta, ns, "flossmeter — demo (simulated)"
+    )
+
+
+def register(add: AddCommand) -> None:
+    """Add the ``live`` and ``replay`` subcommands."""
+    from gui.cli_sessions import _add_sim_options
+
+    p = add("live", cmd_live, "live dashboard: signals, reps counted and scored, recording")
+    src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
+    src.add_argument("--sim", action="store_true", help="use simulated straps")
+    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
+    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
+    p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
+    p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
+    p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
+    p.add_argument(
+        "--folder", type=Path, default=DEFAULT_FOLDER,
+        help="where the Record button writes (default: recordings/)",
+    )  # fmt: skip
+    _add_gui_options(p)
+    _add_sim_options(p)
+
+    p = add("replay", cmd_replay, "replay a recording in the dashboard; export its reps")
+    p.add_argument("path", type=Path, help="recording (.flossrec)")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.5–8 (default 1)")
+    p.add_argument("--start-s", type=float, default=0.0, help="start at this session time, s")
+    p.add_argument("--paused", action="store_true", help="open paused")
+    _add_gui_options(p)

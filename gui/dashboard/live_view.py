@@ -1,0 +1,269 @@
+"""The live window: straps streaming through the hub into the dashboard, with recording controls
+(start/stop, participant pseudonym, markers, notes) and a way into the replay of a recording."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from collector.errors import CollectorError
+from collector.hub import Hub
+from collector.model import Source
+from gui.dashboard.feed import DashboardFeed, clock_text, make_analyzer
+from gui.dashboard.session import SessionRecording
+from gui.dashboard.views import DashboardPanel
+
+log = logging.getLogger(__name__)
+
+
+class LiveWindow(QtWidgets.QMainWindow):
+    """Live dashboard over the source ``make_source()`` returns (entered when :meth:`start`
+    runs). ``metadata`` goes into recordings made here; ``folder`` is where they go."""
+
+    closed = QtCore.Signal()
+
+    def __init__(
+        self,
+        make_source: Callable[[], Source],
+        *,
+        title: str = "flossmeter — live",
+        metadata: dict[str, Any] | None = None,
+        folder: Path = Path("recordings"),
+        make_analyzer: Callable[..., Any] = make_analyzer,
+        participant: str = "",
+        record_to: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle(title)
+        self.make_source = make_source
+        self.make_analyzer = make_analyzer
+        self.feed = DashboardFeed()
+        self.hub: Hub | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.session = SessionRecording(folder, metadata)
+        self.record_to = record_to
+        self.replays: list[QtWidgets.QMainWindow] = []
+        self.panel = DashboardPanel(self.feed)
+        self.setCentralWidget(self.panel)
+        self._build_toolbar(participant)
+        self.status_label = QtWidgets.QLabel("connecting…")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.fps_label = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.fps_label)
+        self._status_timer = QtCore.QTimer(self)
+        self._status_timer.timeout.connect(self._update_status)
+        self.resize(1500, 940)
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def _build_toolbar(self, participant: str) -> None:
+        bar = self.addToolBar("Recording")
+        bar.setMovable(False)
+        bar.setIconSize(QtCore.QSize(16, 16))
+        bar.addWidget(QtWidgets.QLabel(" Participant: "))
+        self.participant = QtWidgets.QLineEdit(participant)
+        self.participant.setPlaceholderText("pseudonym, e.g. P07")
+        self.participant.setMaximumWidth(140)
+        bar.addWidget(self.participant)
+        self.record_button = QtWidgets.QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.clicked.connect(self.toggle_recording)
+        bar.addWidget(self.record_button)
+        self.marker_button = QtWidgets.QPushButton("Marker (M)")
+        self.marker_button.clicked.connect(lambda: self.add_marker())
+        bar.addWidget(self.marker_button)
+        QtGui.QShortcut(QtGui.QKeySequence("M"), self, activated=lambda: self.add_marker())
+        self.note = QtWidgets.QLineEdit()
+        self.note.setPlaceholderText("note (Enter adds it at the current time)")
+        self.note.setMinimumWidth(260)
+        self.note.returnPressed.connect(self._note_entered)
+        bar.addWidget(self.note)
+        bar.addSeparator()
+        self.recording_label = QtWidgets.QLabel(" not recording ")
+        bar.addWidget(self.recording_label)
+        spacer = QtWidgets.QWidget()
+        spacer.setSizePolicy(QtWidgets.QSizePolicy.Expanding, QtWidgets.QSizePolicy.Preferred)
+        bar.addWidget(spacer)
+        self.replay_button = QtWidgets.QPushButton("Replay…")
+        self.replay_button.clicked.connect(self._replay_clicked)
+        bar.addWidget(self.replay_button)
+
+    def _message(self, text: str, tone: str = "poor") -> None:
+        self.feed.alert = (text, tone)
+        self.feed.version += 1
+        self.panel.refresh_cards()
+
+    def toggle_recording(self) -> None:
+        """Start recording, or stop the recording in progress."""
+        if self.session.recording:
+            self.stop_recording()
+        else:
+            self.start_recording()
+
+    def start_recording(self, path: Path | None = None) -> Path | None:
+        """Record the session from now on (to ``path`` or a new file in the folder)."""
+        if self.hub is None or not self.feed.has_data:
+            self._message("Nothing to record yet: wait until the straps stream.", "fair")
+            self.record_button.setChecked(False)
+            return None
+        try:
+            out = self.session.start(
+                self.hub, self.feed.sensors, self.participant.text(), path, self._now()
+            )
+        except (ValueError, CollectorError) as e:
+            self._message(f"Cannot record: {e}")
+            self.record_button.setChecked(False)
+            return None
+        self.record_button.setChecked(True)
+        self.record_button.setText("■ Stop")
+        self.participant.setEnabled(False)
+        self._message(f"Recording to {out}", "good")
+        return out
+
+    def stop_recording(self) -> Path | None:
+        """Close the recording cleanly."""
+        try:
+            out = self.session.stop()
+        except CollectorError as e:
+            self._message(f"The recording could not be closed cleanly: {e}")
+            out = None
+        self.record_button.setChecked(False)
+        self.record_button.setText("● Record")
+        self.participant.setEnabled(True)
+        if out is not None:
+            self._message(f"Saved {out} — Replay… opens it", "good")
+        return out
+
+    def _now(self) -> float:
+        now = self.feed.now_s
+        return now if now == now else 0.0
+
+    def add_marker(self, text: str = "") -> None:
+        """Put a marker at the current time (in the recording, if one is open)."""
+        if self.hub is not None:
+            self.session.mark(self.hub, self._now(), text)
+
+    def add_note(self, text: str) -> None:
+        """Put a note at the current time (in the recording, if one is open)."""
+        if self.hub is not None:
+            self.session.note(self.hub, self._now(), text)
+
+    def _note_entered(self) -> None:
+        self.add_note(self.note.text())
+        self.note.clear()
+
+    def _replay_clicked(self) -> None:
+        start = str(self.session.last_path or self.session.folder)
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a recording", start, "Recordings (*.flossrec);;All files (*)",
+            options=QtWidgets.QFileDialog.DontUseNativeDialog,
+        )  # fmt: skip
+        if path:
+            self.open_replay(Path(path))
+
+    def open_replay(self, path: Path) -> QtWidgets.QMainWindow:
+        """Open ``path`` in a replay window beside this one."""
+        from gui.dashboard.replay_view import ReplayWindow
+
+        window = ReplayWindow(make_analyzer=self.make_analyzer)
+        self.replays.append(window)
+        window.show()
+        window.start(path)
+        return window
+
+    def _update_status(self) -> None:
+        f = self.panel.frames
+        self.fps_label.setText(f"{f.fps(over_s=3.0):.0f} fps")
+        t = f"session {clock_text(self.feed.now_s)}"
+        if self.session.recording:
+            secs = self._now() - self.session.started_s
+            self.recording_label.setText(
+                f" ● REC {clock_text(secs)} · {self.session.path.name} · "
+                f"{self.session.samples_written:,} samples "
+            )
+            self.recording_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        else:
+            self.recording_label.setText(" not recording ")
+            self.recording_label.setStyleSheet("color: #707070;")
+        if self.feed.ended:
+            t += " · the source has ended"
+        self.status_label.setText(t)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Enter the source and stream it through the hub into the dashboard."""
+        self.panel.start()
+        self._status_timer.start(500)
+        self.task = asyncio.ensure_future(self._run())
+        return self.task
+
+    async def _run(self) -> None:
+        try:
+            async with self.make_source() as source:
+                sensors = source.sensors
+                self.feed.set_sensors(sensors)
+                self.feed.analyzer = self.make_analyzer(tuple(sensors))
+                self.hub = Hub(source, [])
+                self.feed.attach(self.hub)
+                self.session.session_start_unix = time.time()
+                self.status_label.setText("streaming")
+                if self.record_to is not None:
+                    self._record_when_streaming()
+                await self.hub.run()
+            self.feed.finish()
+            self._message("The straps' stream has ended.", "neutral")
+        except asyncio.CancelledError:
+            raise
+        except (CollectorError, OSError, ValueError) as e:
+            log.error("%s", e)
+            self._message(f"Straps: {e}")
+        finally:
+            if self.session.recording:
+                self.stop_recording()
+
+    def _record_when_streaming(self) -> None:
+        def check() -> None:
+            if self.feed.has_data:
+                self.start_recording(self.record_to)
+            elif self.task is not None and not self.task.done():
+                QtCore.QTimer.singleShot(50, check)
+
+        QtCore.QTimer.singleShot(50, check)
+
+    async def shutdown(self) -> None:
+        """Stop streaming and close any recording cleanly."""
+        self.panel.stop()
+        self._status_timer.stop()
+        for w in self.replays:
+            await w.shutdown()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.session.recording:
+            self.stop_recording()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Closing the window stops the stream (the recording is closed cleanly)."""
+        if self.session.recording:
+            self.stop_recording()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.panel.stop()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    def state(self) -> dict[str, Any]:
+        """What is on screen (for tests and screenshot side files)."""
+        s = self.panel.state()
+        s["recording"] = str(self.session.path) if self.session.path else None
+        s["last_recording"] = str(self.session.last_path) if self.session.last_path else None
+        return s

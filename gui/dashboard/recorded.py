@@ -1,0 +1,175 @@
+"""A recording's analysis, computed once and handed out in step with its replay.
+
+Replay runs the same online analyzer as live, once over the whole recording when it is opened
+(so the timeline can show every rep and seeking is instant); during playback this object stands
+in for the analyzer: ``push`` returns the reps the analyzer had completed by then and
+``take_angles`` the angles it had produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import dataclasses
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from analysis.results import AnalyzerStatus, Rep
+    from collector.model import SampleBlock
+    from gui.dashboard.feed import Analyzer
+
+
+def _snapshot(status: AnalyzerStatus) -> AnalyzerStatus:
+    return dataclasses.replace(status, notes=list(status.notes))
+
+
+class RecordedAnalysis:
+    """What an analyzer produced over a recording, replayable from any time.
+
+    ``done`` pairs each rep with the session time at which the analyzer reported it;
+    ``angles`` holds every ``(time_s, angle_deg)`` per strap; ``statuses`` the analyzer status
+    from each time it changed.
+    """
+
+    def __init__(
+        self,
+        done: list[tuple[float, Rep]],
+        angles: dict[str, tuple[np.ndarray, np.ndarray]],
+        statuses: list[tuple[float, AnalyzerStatus]],
+    ) -> None:
+        self.done = done
+        self._done_t = [t for t, _ in done]
+        self.angles = angles
+        self.statuses = statuses
+        self._status_t = [t for t, _ in statuses]
+        self._t = -math.inf
+        self._angle_t: dict[str, float] = {}
+
+    # -- building it -----------------------------------------------------------------------
+
+    @classmethod
+    def compute(
+        cls,
+        blocks: Iterable[SampleBlock],
+        analyzer: Analyzer,
+        end_s: float = math.inf,
+    ) -> RecordedAnalysis:
+        """Run ``analyzer`` over ``blocks`` (in arrival order) at once."""
+        builder = _Builder(analyzer)
+        for b in blocks:
+            builder.push(b)
+        return builder.result(end_s)
+
+    @classmethod
+    async def compute_async(
+        cls,
+        blocks: Iterable[SampleBlock],
+        analyzer: Analyzer,
+        end_s: float = math.inf,
+        progress: Callable[[float], None] | None = None,
+        every: int = 200,
+    ) -> RecordedAnalysis:
+        """As :meth:`compute`, yielding to the event loop every ``every`` blocks so the window
+        stays responsive; ``progress`` gets the fraction of ``end_s`` done."""
+        builder = _Builder(analyzer)
+        for k, b in enumerate(blocks):
+            builder.push(b)
+            if k % every == every - 1:
+                if progress is not None and math.isfinite(end_s) and end_s > 0:
+                    progress(min(1.0, float(b.time_s[-1]) / end_s))
+                await asyncio.sleep(0)
+        return builder.result(end_s)
+
+    @property
+    def all_reps(self) -> list[Rep]:
+        """Every rep of the recording."""
+        return [r for _, r in self.done]
+
+    # -- the analyzer interface, in step with playback ------------------------------------
+
+    @property
+    def reps(self) -> list[Rep]:
+        """The reps reported by the current playback time."""
+        return [r for _, r in self.done[: bisect.bisect_right(self._done_t, self._t)]]
+
+    @property
+    def status(self) -> AnalyzerStatus:
+        """The analyzer's status at the current playback time."""
+        from analysis.results import AnalyzerStatus
+
+        i = bisect.bisect_right(self._status_t, self._t) - 1
+        return self.statuses[i][1] if i >= 0 else AnalyzerStatus()
+
+    def seek(self, t_s: float) -> None:
+        """Playback (re)starts at ``t_s``: what was reported by then counts as already known."""
+        self._t = t_s
+        self._angle_t = dict.fromkeys(self.angles, t_s)
+
+    def push(self, sensor: str, time_s: Any, acc_mps2: Any, gyro_dps: Any) -> list[Rep]:
+        """Playback reached the end of these samples: the reps reported meanwhile."""
+        if len(time_s) == 0:
+            return []
+        t_new = max(self._t, float(time_s[-1]))
+        a = bisect.bisect_right(self._done_t, self._t)
+        b = bisect.bisect_right(self._done_t, t_new)
+        self._t = t_new
+        return [r for _, r in self.done[a:b]]
+
+    def take_angles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Angles up to the playback time not handed out yet."""
+        out = {}
+        for role, (t, a) in self.angles.items():
+            since = self._angle_t.get(role, -math.inf)
+            i, j = np.searchsorted(t, [since, self._t], side="right")
+            if j > i:
+                out[role] = (t[i:j], a[i:j])
+            self._angle_t[role] = max(since, self._t)
+        return out
+
+    def finish(self) -> list[Rep]:
+        """End of the replay: the reps reported after the last sample."""
+        a = bisect.bisect_right(self._done_t, self._t)
+        self._t = math.inf
+        return [r for _, r in self.done[a:]]
+
+
+class _Builder:
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.done: list[tuple[float, Rep]] = []
+        self.angles: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.statuses: list[tuple[float, AnalyzerStatus]] = []
+        self.t = -math.inf
+
+    def push(self, b: SampleBlock) -> None:
+        if len(b) == 0:
+            return
+        self.t = max(self.t, float(b.time_s[-1]))
+        for rep in self.analyzer.push(b.sensor, b.time_s, b.acc_mps2, b.gyro_dps):
+            self.done.append((self.t, rep))
+        for role, (t, a) in self.analyzer.take_angles().items():
+            if len(t):
+                self.angles.setdefault(role, []).append((np.asarray(t), np.asarray(a)))
+        self._status(self.t)
+
+    def _status(self, t: float) -> None:
+        st = self.analyzer.status
+        if not self.statuses or self.statuses[-1][1] != st:
+            self.statuses.append((t, _snapshot(st)))
+
+    def result(self, end_s: float) -> RecordedAnalysis:
+        finish = getattr(self.analyzer, "finish", None)
+        if finish is not None:
+            t_end = max(self.t, end_s) if math.isfinite(end_s) else self.t
+            for rep in finish():
+                self.done.append((t_end, rep))
+            self._status(t_end)
+        angles = {
+            role: (np.concatenate([t for t, _ in parts]), np.concatenate([a for _, a in parts]))
+            for role, parts in self.angles.items()
+        }
+        return RecordedAnalysis(self.done, angles, self.statuses)

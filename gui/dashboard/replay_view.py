@@ -1,0 +1,304 @@
+"""The replay window: a recording played back through the same hub, feed and panel as live, with
+play/pause, speed 0.5–8×, a timeline of reps and events to seek on, and the per-rep CSV export."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from collector.errors import CollectorError
+from collector.hub import Hub
+from collector.replay import ReplaySource
+from gui.dashboard.feed import DashboardFeed, clock_text, make_analyzer
+from gui.dashboard.recorded import RecordedAnalysis
+from gui.dashboard.timeline import Timeline
+from gui.dashboard.views import DashboardPanel
+
+if TYPE_CHECKING:
+    from collector.recording import Recording
+
+log = logging.getLogger(__name__)
+
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def batch_reps(recording: Recording) -> Any:
+    """The per-rep table of a recording from the batch analysis (a DataFrame)."""
+    try:
+        from analysis import analyze
+    except ImportError:
+        from analysis.session import analyze
+    return analyze(recording.samples).reps
+
+
+class ReplayWindow(QtWidgets.QMainWindow):
+    """Replay recordings: :meth:`start` opens one (or the Open… button does)."""
+
+    closed = QtCore.Signal()
+
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        start_s: float = 0.0,
+        playing: bool = True,
+        make_analyzer: Callable[..., Any] = make_analyzer,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("flossmeter — replay")
+        self.make_analyzer = make_analyzer
+        self.initial_speed = speed
+        self.initial_start_s = start_s
+        self.initial_playing = playing
+        self.recording: Recording | None = None
+        self.analysis: RecordedAnalysis | None = None
+        self.source: ReplaySource | None = None
+        self.hub: Hub | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.feed = DashboardFeed()
+        self.panel = DashboardPanel(self.feed)
+        self.timeline = Timeline()
+        self.timeline.seek_requested.connect(self.seek)
+        body = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 6)
+        lay.addWidget(self.panel, 1)
+        lay.addWidget(self.timeline)
+        self.setCentralWidget(body)
+        self._build_toolbar()
+        self.status_label = QtWidgets.QLabel("no recording open")
+        self.statusBar().addWidget(self.status_label, 1)
+        self._clock = QtCore.QTimer(self)
+        self._clock.timeout.connect(self._update_position)
+        self.resize(1500, 980)
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Replay")
+        bar.setMovable(False)
+        self.open_button = QtWidgets.QPushButton("Open…")
+        self.open_button.clicked.connect(self._open_clicked)
+        bar.addWidget(self.open_button)
+        bar.addSeparator()
+        self.play_button = QtWidgets.QPushButton("▶ Play")
+        self.play_button.setMinimumWidth(80)
+        self.play_button.clicked.connect(self.toggle_play)
+        bar.addWidget(self.play_button)
+        QtGui.QShortcut(QtGui.QKeySequence("Space"), self, activated=self.toggle_play)
+        bar.addWidget(QtWidgets.QLabel(" speed "))
+        self.speed_box = QtWidgets.QComboBox()
+        for s in SPEEDS:
+            self.speed_box.addItem(f"{s:g}×", s)
+        self.speed_box.setCurrentIndex(self._speed_index(self.initial_speed))
+        self.speed_box.currentIndexChanged.connect(
+            lambda i: self.set_speed(float(self.speed_box.itemData(i)))
+        )
+        bar.addWidget(self.speed_box)
+        self.position_label = QtWidgets.QLabel(" –:–– / –:–– ")
+        self.position_label.setStyleSheet("font-family: monospace; font-size: 11pt;")
+        bar.addWidget(self.position_label)
+        bar.addSeparator()
+        self.export_button = QtWidgets.QPushButton("Export reps CSV…")
+        self.export_button.clicked.connect(self._export_clicked)
+        self.export_button.setEnabled(False)
+        bar.addWidget(self.export_button)
+
+    @staticmethod
+    def _speed_index(speed: float) -> int:
+        return min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+
+    def _message(self, text: str, tone: str = "poor") -> None:
+        self.feed.alert = (text, tone)
+        self.feed.version += 1
+        self.panel.refresh_cards()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _open_clicked(self) -> None:
+        start = str(self.recording.path.parent) if self.recording and self.recording.path else ""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a recording", start or "recordings",
+            "Recordings (*.flossrec);;All files (*)",
+            options=QtWidgets.QFileDialog.DontUseNativeDialog,
+        )  # fmt: skip
+        if path:
+            self.start(Path(path))
+
+    def start(self, path: Path) -> asyncio.Task[None]:
+        """Open ``path`` and play it (stopping whatever was playing)."""
+        self.panel.start()
+        self._clock.start(100)
+        self.task = asyncio.ensure_future(self._open_and_play(Path(path), self.task))
+        return self.task
+
+    async def _open_and_play(self, path: Path, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            previous.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await previous
+        from collector.recording import load_recording
+
+        try:
+            rec = load_recording(path)
+        except CollectorError as e:
+            self._message(f"Cannot open this file: {e}")
+            return
+        if not rec.samples:
+            self._message(f"{path.name}: the recording holds no samples")
+            return
+        self.setWindowTitle(f"flossmeter — replay — {path.name}")
+        src = ReplaySource(
+            rec,
+            speed=self.initial_speed,
+            start_s=self.initial_start_s,
+            playing=self.initial_playing,
+            hold_at_end=True,
+            preroll_s=self.feed.angle_window_s,
+        )
+        analysis = await self._analyse(rec, src)
+        if analysis is not None:  # reps done before the first block replayed count as known
+            analysis.seek(max(0.0, self.initial_start_s - src.preroll_s))
+        feed = DashboardFeed(src.sensors, analysis)
+        self.recording, self.analysis, self.source, self.feed = rec, analysis, src, feed
+        self.panel.set_feed(feed)
+        self.timeline.show_recording(
+            rec.duration_s, analysis.all_reps if analysis else [], rec.events
+        )
+        self.export_button.setEnabled(True)
+        self.status_label.setText(f"{path}  ·  {rec.duration_s:.1f} s  ·  "
+                                  f"{len(analysis.all_reps) if analysis else 0} reps")  # fmt: skip
+        if analysis is None:
+            self._message("No rep analysis available: showing the raw signals only.", "fair")
+        self.initial_start_s = 0.0
+        try:
+            async with src:
+                self.hub = Hub(src, [])
+                feed.attach(self.hub)
+                await self.hub.run()
+        except (CollectorError, ValueError) as e:
+            self._message(f"Replay stopped: {e}")
+
+    async def _analyse(self, rec: Recording, src: ReplaySource) -> RecordedAnalysis | None:
+        analyzer = self.make_analyzer(tuple(src.sensors))
+        if analyzer is None:
+            return None
+
+        def progress(f: float) -> None:
+            self._message(f"Analysing {rec.name}: {100 * f:.0f} %", "neutral")
+
+        self._message(f"Analysing {rec.name} …", "neutral")
+        try:
+            analysis = await RecordedAnalysis.compute_async(
+                src.items(), analyzer, rec.duration_s, progress
+            )
+        except Exception as e:  # a bug in the analysis must not take the window down
+            log.exception("the analysis of %s failed", rec.name)
+            self._message(f"The analysis failed ({type(e).__name__}: {e}); raw signals only")
+            return None
+        self.feed.alert = None
+        return analysis
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def toggle_play(self) -> None:
+        """Play or pause."""
+        if self.source is None:
+            return
+        if self.source.playing:
+            self.source.pause()
+        else:
+            self.source.play()
+        self._update_position()
+
+    def set_speed(self, speed: float) -> None:
+        """Playback speed, 0.5–8×."""
+        self.initial_speed = speed
+        if self.source is not None:
+            self.source.set_speed(speed)
+        if self.speed_box.currentIndex() != self._speed_index(speed):
+            self.speed_box.setCurrentIndex(self._speed_index(speed))
+
+    def seek(self, t_s: float) -> None:
+        """Jump to session time ``t_s``."""
+        if self.source is not None:
+            self.source.seek(t_s)
+            self._update_position()
+
+    def _update_position(self) -> None:
+        src = self.source
+        if src is None:
+            return
+        pos = src.position_s
+        self.timeline.set_position(pos)
+        self.position_label.setText(f" {clock_text(pos)} / {clock_text(src.duration_s)} ")
+        self.play_button.setText("❚❚ Pause" if src.playing else "▶ Play")
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def _export_clicked(self) -> None:
+        if self.recording is None:
+            return
+        name = (self.recording.path.stem if self.recording.path else "session") + "-reps.csv"
+        folder = self.recording.path.parent if self.recording.path else Path()
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export the reps as CSV", str(folder / name), "CSV (*.csv)",
+            options=QtWidgets.QFileDialog.DontUseNativeDialog,
+        )  # fmt: skip
+        if path:
+            self.export_reps(Path(path))
+
+    def export_reps(self, path: Path) -> Path | None:
+        """Write the per-rep CSV (and its data dictionary beside it) for the open recording."""
+        if self.recording is None:
+            self._message("Open a recording first.", "fair")
+            return None
+        try:
+            from gui.export import write_reps_csv
+
+            QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.WaitCursor)
+            try:
+                out = write_reps_csv(batch_reps(self.recording), path)
+            finally:
+                QtWidgets.QApplication.restoreOverrideCursor()
+        except ImportError as e:
+            self._message(f"Export is not available in this build ({e}).")
+            return None
+        except (OSError, CollectorError, ValueError) as e:
+            self._message(f"Cannot export: {e}")
+            return None
+        out = Path(out) if out is not None else path
+        self._message(f"Exported the reps to {out} (with its data dictionary)", "good")
+        return out
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop playing."""
+        self.panel.stop()
+        self._clock.stop()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Closing the window stops the replay."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.panel.stop()
+        self._clock.stop()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    def state(self) -> dict[str, Any]:
+        """What is on screen (for tests and screenshot side files)."""
+        s = self.panel.state()
+        s["position_s"] = self.source.position_s if self.source else None
+        s["all_reps"] = len(self.analysis.all_reps) if self.analysis else 0
+        s["recording"] = str(self.recording.path) if self.recording else None
+        return s

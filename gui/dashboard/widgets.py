@@ -1,0 +1,257 @@
+"""The dashboard's cards: strap panel, calibration prompt, rep counter, quality card, alert bar.
+
+Each widget shows one view-model record (``feedback``, ``sensors``) and holds no state of its own.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from gui.dashboard.feedback import (
+    CALIBRATION_STEPS,
+    STEP_LABELS,
+    CounterText,
+    Prompt,
+    RepCard,
+)
+from gui.dashboard.sensors import SensorRow
+
+TONE_COLOURS = {"good": "#2e7d32", "fair": "#b26a00", "poor": "#c62828", "neutral": "#616161"}
+TONE_BACKGROUNDS = {"good": "#e8f5e9", "fair": "#fff4e0", "poor": "#fdecea", "neutral": "#f2f2f2"}
+
+
+def _card(widget: QtWidgets.QFrame, name: str) -> None:
+    widget.setObjectName(name)
+    widget.setFrameShape(QtWidgets.QFrame.StyledPanel)
+    widget.setStyleSheet(
+        f"QFrame#{name} {{ background: white; border: 1px solid #d0d0d0; border-radius: 6px; }}"
+    )
+
+
+def _label(
+    text: str = "", size: int = 10, bold: bool = False, colour: str = "#303030"
+) -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel(text)
+    weight = "bold" if bold else "normal"
+    label.setStyleSheet(f"font-size: {size}pt; font-weight: {weight}; color: {colour};")
+    return label
+
+
+def _set_colour(label: QtWidgets.QLabel, size: int, colour: str, bold: bool = False) -> None:
+    weight = "bold" if bold else "normal"
+    label.setStyleSheet(f"font-size: {size}pt; font-weight: {weight}; color: {colour};")
+
+
+class SensorBox(QtWidgets.QFrame):
+    """One strap: title, link state (coloured), device, rate, loss and battery."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        _card(self, f"sensor_{role}")
+        lay = QtWidgets.QGridLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.setVerticalSpacing(1)
+        self.title = _label(role, 10, bold=True)
+        self.state = _label("", 9)
+        self.device = _label("", 8, colour="#707070")
+        self.rate = _label("", 9)
+        self.loss = _label("", 9)
+        self.battery = _label("", 9)
+        lay.addWidget(self.title, 0, 0)
+        lay.addWidget(self.device, 0, 1, 1, 2, QtCore.Qt.AlignRight)
+        lay.addWidget(self.state, 1, 0, 1, 3)
+        lay.addWidget(self.rate, 2, 0)
+        lay.addWidget(self.loss, 2, 1)
+        lay.addWidget(self.battery, 2, 2, QtCore.Qt.AlignRight)
+        self.row: SensorRow | None = None
+
+    def show_row(self, row: SensorRow) -> None:
+        """Show ``row`` (no-op when unchanged)."""
+        if row == self.row:
+            return
+        self.row = row
+        self.title.setText(row.title)
+        self.state.setText(f"● {row.state_text}")
+        _set_colour(self.state, 9, TONE_COLOURS[row.tone], bold=row.tone == "poor")
+        self.device.setText(row.device)
+        self.rate.setText(row.rate)
+        self.loss.setText(row.loss)
+        self.battery.setText(row.battery)
+
+
+class SensorPanel(QtWidgets.QWidget):
+    """Both straps, one above the other."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setSpacing(4)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.boxes = {role: SensorBox(role) for role in ("shin", "head")}
+        for box in self.boxes.values():
+            lay.addWidget(box)
+
+    def show_rows(self, rows: list[SensorRow]) -> None:
+        """Show the straps' rows."""
+        for row in rows:
+            self.boxes[row.role].show_row(row)
+
+
+class CalibrationBanner(QtWidgets.QFrame):
+    """What to do now at start-up, and the three steps with the current one highlighted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("calibration")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.setSpacing(2)
+        self.title = _label("", 12, bold=True)
+        self.text = _label("", 10)
+        self.text.setWordWrap(True)
+        steps = QtWidgets.QHBoxLayout()
+        self.steps = {}
+        for k, stage in enumerate(CALIBRATION_STEPS):
+            pill = _label(f"{k + 1} {STEP_LABELS[stage]}", 9)
+            pill.setAlignment(QtCore.Qt.AlignCenter)
+            steps.addWidget(pill)
+            self.steps[stage] = pill
+        lay.addWidget(self.title)
+        lay.addWidget(self.text)
+        lay.addLayout(steps)
+        self.prompt: Prompt | None = None
+
+    def show_prompt(self, prompt: Prompt) -> None:
+        """Show ``prompt`` (no-op when unchanged)."""
+        if prompt == self.prompt:
+            return
+        self.prompt = prompt
+        colour, bg = TONE_COLOURS[prompt.tone], TONE_BACKGROUNDS[prompt.tone]
+        self.setStyleSheet(
+            f"QFrame#calibration {{ background: {bg}; border: 2px solid {colour};"
+            " border-radius: 6px; }"
+        )
+        self.title.setText(prompt.title)
+        _set_colour(self.title, 12, colour, bold=True)
+        self.text.setText(prompt.text)
+        for k, pill in enumerate(self.steps.values()):
+            if k < prompt.step or prompt.done:
+                style = "color: white; background: #2e7d32;"
+                label = f"✓ {STEP_LABELS[CALIBRATION_STEPS[k]]}"
+            elif k == prompt.step:
+                style = f"color: white; background: {colour}; font-weight: bold;"
+                label = f"{k + 1} {STEP_LABELS[CALIBRATION_STEPS[k]]}"
+            else:
+                style = "color: #707070; background: #e0e0e0;"
+                label = f"{k + 1} {STEP_LABELS[CALIBRATION_STEPS[k]]}"
+            pill.setText(label)
+            pill.setStyleSheet(f"font-size: 9pt; border-radius: 8px; padding: 2px 6px; {style}")
+
+
+class RepCounter(QtWidgets.QFrame):
+    """The large rep count with the set it belongs to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        _card(self, "counter")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(8, 2, 8, 6)
+        lay.setSpacing(0)
+        caption = _label("REPS", 9, bold=True, colour="#707070")
+        caption.setAlignment(QtCore.Qt.AlignCenter)
+        self.count = _label("0", 54, bold=True, colour="#1f5fa8")
+        self.count.setAlignment(QtCore.Qt.AlignCenter)
+        self.detail = _label("", 11)
+        self.detail.setAlignment(QtCore.Qt.AlignCenter)
+        lay.addWidget(caption)
+        lay.addWidget(self.count)
+        lay.addWidget(self.detail)
+        self.text: CounterText | None = None
+
+    def show_count(self, text: CounterText) -> None:
+        """Show the count (no-op when unchanged)."""
+        if text == self.text:
+            return
+        self.text = text
+        self.count.setText(text.reps)
+        self.detail.setText(text.detail)
+
+
+class RepCardWidget(QtWidgets.QFrame):
+    """The last rep's quality card: score, technique, tempo, range, smoothness, advice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        _card(self, "repcard")
+        lay = QtWidgets.QGridLayout(self)
+        lay.setContentsMargins(10, 6, 10, 8)
+        lay.setVerticalSpacing(2)
+        self.title = _label("Last rep", 10, bold=True)
+        self.score = _label("–", 30, bold=True, colour=TONE_COLOURS["neutral"])
+        self.score.setAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+        self.technique = _label("", 10)
+        self.tempo = _label("", 10)
+        self.range = _label("", 10)
+        self.smoothness = _label("", 10)
+        self.hold = _label("", 10)
+        self.advice = _label("Reps appear here as they are completed.", 11)
+        self.advice.setWordWrap(True)
+        lay.addWidget(self.title, 0, 0)
+        lay.addWidget(self.score, 0, 1, 3, 1)
+        lay.addWidget(self.technique, 1, 0)
+        lay.addWidget(self.tempo, 2, 0)
+        lay.addWidget(self.range, 3, 0, 1, 2)
+        lay.addWidget(self.smoothness, 4, 0, 1, 2)
+        lay.addWidget(self.hold, 5, 0, 1, 2)
+        lay.addWidget(self.advice, 6, 0, 1, 2)
+        self.card: RepCard | None = None
+
+    def show_card(self, card: RepCard | None) -> None:
+        """Show ``card`` (None: no rep yet)."""
+        if card == self.card:
+            return
+        self.card = card
+        if card is None:
+            self.title.setText("Last rep")
+            self.score.setText("–")
+            for label in (self.technique, self.tempo, self.range, self.smoothness, self.hold):
+                label.setText("")
+            self.advice.setText("Reps appear here as they are completed.")
+            return
+        self.title.setText(card.title)
+        self.score.setText(card.score)
+        _set_colour(self.score, 30, TONE_COLOURS[card.tone], bold=True)
+        self.technique.setText(f"technique: <b>{card.technique}</b>")
+        self.tempo.setText(f"tempo: {card.tempo}")
+        self.range.setText(f"range: {card.range}")
+        self.smoothness.setText(f"smoothness: {card.smoothness}")
+        self.hold.setText(card.hold)
+        self.advice.setText("<br>".join(f"▸ {line}" for line in card.advice))
+        _set_colour(self.advice, 11, TONE_COLOURS[card.tone], bold=True)
+
+
+class AlertBar(QtWidgets.QLabel):
+    """A one-line message across the window (a strap lost, a file that cannot be read, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.hide()
+        self.message: tuple[str, str] | None = None
+
+    def show_message(self, message: tuple[str, str] | None) -> None:
+        """Show ``(text, tone)``, or hide when None."""
+        if message == self.message:
+            return
+        self.message = message
+        if message is None:
+            self.hide()
+            return
+        text, tone = message
+        self.setText(text)
+        self.setStyleSheet(
+            f"font-size: 11pt; padding: 6px; color: {TONE_COLOURS[tone]};"
+            f" background: {TONE_BACKGROUNDS[tone]}; border: 1px solid {TONE_COLOURS[tone]};"
+            " border-radius: 4px;"
+        )
+        self.show()
