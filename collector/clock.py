@@ -1,0 +1,318 @@
+"""Clock mapping: each device's clock → session time, from when its notifications arrive.
+
+A notification arrives some time after its last sample was taken: at least the stack's fixed
+delay, often a whole BLE connection interval more (7.5–50 ms), and several packets that waited
+for the same connection event arrive together. So arrival times scatter *above* the line
+``session = offset + rate · device``; the packets that travelled fastest lie on it.
+:class:`DeviceClock` therefore fits the lower envelope of (device time, arrival time): the line
+below every point that minimises the summed vertical distance to them (a linear programme whose
+optimum is the edge of the lower convex hull spanning the mean device time). Drift (±100 ppm
+crystals: 6 ms a minute) is fitted once the window spans long enough; before that the rate is
+taken as nominal and the offset from the recent envelope. Points are kept as the fastest packet
+per 0.25 s bin over a two-minute window, so a refit costs the same at 20 or 2000 packets/s.
+
+Both straps share the BLE stack's fixed delay, so it cancels between them: what remains is how
+close each envelope gets to the fastest possible delivery, well under a millisecond after the
+warm-up. Changes of the fit are slewed (at most 1 ms per second of device time) so a strap's
+session times never run backwards.
+
+:class:`ArrivalClock` serves devices without timestamps (WitMotion): it counts samples at the
+configured rate, infers gaps longer than the arrival jitter, and times the count through a
+:class:`DeviceClock`, which estimates the real rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClockFit:
+    """``session_s = offset_s + slope · device_s``; ``drift_ppm`` = (slope − 1)·10⁶."""
+
+    offset_s: float
+    slope: float
+    span_s: float
+    points: int
+
+    @property
+    def drift_ppm(self) -> float:
+        return (self.slope - 1.0) * 1e6
+
+    def __call__(self, device_s: np.ndarray | float) -> np.ndarray:
+        return self.offset_s + self.slope * np.asarray(device_s, dtype=np.float64)
+
+
+def lower_envelope_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(offset, slope)`` of the line below all points (x, y) with the least summed vertical
+    distance to them: the lower-hull edge spanning mean(x). Needs x increasing, ≥ 2 points."""
+    hull: list[int] = []
+    for i in range(len(x)):  # monotone chain, lower hull
+        while len(hull) >= 2:
+            o, a = hull[-2], hull[-1]
+            cross = (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o])
+            if cross > 0:
+                break
+            hull.pop()
+        hull.append(i)
+    xm = float(np.mean(x))
+    for a, b in itertools.pairwise(hull):
+        if x[b] >= xm:
+            slope = (y[b] - y[a]) / (x[b] - x[a])
+            return float(y[a] - slope * x[a]), float(slope)
+    a, b = hull[-2], hull[-1]
+    slope = (y[b] - y[a]) / (x[b] - x[a])
+    return float(y[a] - slope * x[a]), float(slope)
+
+
+class DeviceClock:
+    """Map one device clock to session time from arrivals and, if the device answers them,
+    time-sync pings.
+
+    Two kinds of observation bound the mapping from both sides:
+
+    * :meth:`observe` — a data packet whose last sample has device time ``device_s`` arrived
+      at ``arrival_s``: the sample was taken *before* (an upper bound);
+    * :meth:`observe_sync` — the device stamped ``device_s`` on a ping the host sent at
+      ``sent_s``: the stamp was taken *after* (a lower bound).
+
+    Data packets become ready in step with the device's sample clock, so when the notification
+    period is commensurate with the connection interval their waits for a connection event do
+    not average out and the arrival envelope can stay late by up to an interval. The host picks
+    the ping times at random, so the earliest-delivered pings approach the true offset whatever
+    the phase: with ``expect_sync`` the fit follows the ping envelope (never later than the
+    arrivals allow) and the warm-up waits for ``warmup_syncs`` pings; without, the arrival
+    envelope. Then :meth:`map` the device times of a block's samples.
+    """
+
+    def __init__(
+        self,
+        *,
+        expect_sync: bool = False,
+        window_s: float = 120.0,
+        bin_s: float = 0.25,
+        refit_every_s: float = 0.5,
+        drift_span_s: float = 10.0,
+        recent_s: float = 5.0,
+        warmup_s: float = 2.0,
+        warmup_packets: int = 30,
+        warmup_syncs: int = 150,
+        max_drift_ppm: float = 500.0,
+        max_slew: float = 1e-3,
+    ) -> None:
+        self.expect_sync = expect_sync
+        self.window_s = window_s
+        self.bin_s = bin_s
+        self.refit_every_s = refit_every_s
+        self.drift_span_s = drift_span_s
+        self.recent_s = recent_s
+        self.warmup_s = warmup_s
+        self.warmup_packets = warmup_packets
+        self.warmup_syncs = warmup_syncs
+        self.max_drift = max_drift_ppm * 1e-6
+        self.max_slew = max_slew
+        self._kwargs = {
+            "expect_sync": expect_sync, "window_s": window_s, "bin_s": bin_s,
+            "refit_every_s": refit_every_s, "drift_span_s": drift_span_s,
+            "recent_s": recent_s, "warmup_s": warmup_s, "warmup_packets": warmup_packets,
+            "warmup_syncs": warmup_syncs, "max_drift_ppm": max_drift_ppm, "max_slew": max_slew,
+        }  # fmt: skip
+        self._up: dict[int, tuple[float, float]] = {}  # bin → (x, y) of the fastest packet
+        self._low: dict[int, tuple[float, float]] = {}  # bin → (x, y) of the fastest ping
+        self._first_x = math.nan
+        self._last_x = -math.inf
+        self._fit_x = -math.inf
+        self.packets = 0
+        self.syncs = 0
+        self.fit: ClockFit | None = None
+        self._prev: tuple[float, float] | None = None  # last mapped (device, session)
+        self._slope_prior = 1.0
+        self._was_ready = False
+
+    @property
+    def ready(self) -> bool:
+        """Whether enough was seen to map with the promised accuracy (stays true once true)."""
+        if not self._was_ready and self.fit is not None:
+            enough = self.syncs >= self.warmup_syncs if self.expect_sync else True
+            self._was_ready = (
+                enough
+                and self.packets >= self.warmup_packets
+                and self._last_x - self._first_x >= self.warmup_s
+            )
+        return self._was_ready
+
+    def reset(self) -> None:
+        """Forget everything (the device clock restarted)."""
+        self.__init__(**self._kwargs)  # type: ignore[misc]
+
+    def restart_segment(self) -> None:
+        """Re-anchor after a discontinuity (e.g. an uncertain gap): drop the points, keep the
+        fitted rate as the prior and the readiness, and let the next mapping jump to the fit."""
+        if self.fit is not None:
+            self._slope_prior = self.fit.slope
+        self._up.clear()
+        self._low.clear()
+        self._first_x = math.nan
+        self._last_x = -math.inf
+        self.fit = None
+        self._prev = None
+
+    def _seen(self, x: float) -> None:
+        if math.isnan(self._first_x):
+            self._first_x = x
+        if x > self._last_x:
+            self._last_x = x
+
+    def observe(self, device_s: float, arrival_s: float) -> None:
+        """Add one packet: device time (s) of its last sample, session time (s) it arrived."""
+        if not (math.isfinite(device_s) and math.isfinite(arrival_s)):
+            return
+        self._seen(device_s)
+        self.packets += 1
+        k = int(device_s // self.bin_s)
+        old = self._up.get(k)
+        if old is None or arrival_s - device_s < old[1] - old[0]:
+            self._up[k] = (device_s, arrival_s)
+        self._maybe_refit(device_s)
+
+    def observe_sync(self, device_s: float, sent_s: float) -> None:
+        """Add one ping: the device time (s) when it got a ping the host sent at ``sent_s``."""
+        if not (math.isfinite(device_s) and math.isfinite(sent_s)):
+            return
+        self._seen(device_s)
+        self.syncs += 1
+        k = int(device_s // self.bin_s)
+        old = self._low.get(k)
+        if old is None or sent_s - device_s > old[1] - old[0]:
+            self._low[k] = (device_s, sent_s)
+        self._maybe_refit(device_s)
+
+    def _maybe_refit(self, x: float) -> None:
+        if self.fit is None or x - self._fit_x >= self.refit_every_s:
+            self._refit()
+
+    @staticmethod
+    def _points(bins: dict[int, tuple[float, float]], lo: int) -> tuple[np.ndarray, np.ndarray]:
+        for k in [k for k in bins if k < lo]:
+            del bins[k]
+        pts = sorted(bins.values())
+        return (
+            np.fromiter((p[0] for p in pts), float, len(pts)),
+            np.fromiter((p[1] for p in pts), float, len(pts)),
+        )
+
+    def _envelope(
+        self, x: np.ndarray, y: np.ndarray, x0: float, sign: float
+    ) -> tuple[float, float]:
+        """(offset at x0, slope) of the envelope below (sign=1) or above (sign=-1) the points."""
+        xr, ys = x - x0, sign * y
+        span = float(x[-1] - x[0])
+        if span >= self.drift_span_s and len(x) >= 3:
+            a, b = lower_envelope_fit(xr, ys)
+            if abs(b - sign) <= self.max_drift:
+                return sign * a, sign * b
+            b = sign * self._slope_prior
+        else:
+            b = sign * self._slope_prior
+        recent = xr >= -self.recent_s
+        return sign * float(np.min(ys[recent] - b * xr[recent])), sign * b
+
+    def _refit(self) -> None:
+        lo = int((self._last_x - self.window_s) // self.bin_s)
+        xu, yu = self._points(self._up, lo)
+        xl, yl = self._points(self._low, lo)
+        x0 = self._last_x  # work relative to the newest point: small numbers stay exact
+        if self.expect_sync and len(xl):
+            a, b = self._envelope(xl, yl, x0, -1.0)
+            if len(xu):  # a sample cannot be mapped after it arrived
+                a = min(a, float(np.min(yu - b * (xu - x0))))
+            span, n = float(xl[-1] - xl[0]), len(xl)
+        elif len(xu):
+            a, b = self._envelope(xu, yu, x0, 1.0)
+            span, n = float(xu[-1] - xu[0]), len(xu)
+        else:
+            return
+        self.fit = ClockFit(a - b * x0, b, span, n)
+        self._fit_x = self._last_x
+
+    def map(self, device_s: np.ndarray) -> np.ndarray:
+        """Session times (s) of samples at these device times (increasing, after earlier calls).
+
+        Continues from the previous call at the fitted rate and slews towards the fit by at
+        most ``max_slew`` s per s, so successive outputs never go backwards.
+        """
+        if self.fit is None:
+            raise RuntimeError("DeviceClock.map before any packet was observed")
+        x = np.asarray(device_s, dtype=np.float64)
+        if len(x) == 0:
+            return x.copy()
+        fit = self.fit
+        if self._prev is None or x[0] <= self._prev[0]:
+            y = fit(x)
+        else:
+            px, py = self._prev
+            cont = py + fit.slope * (x - px)
+            err = float(fit(x[0]) - cont[0])
+            allowed = self.max_slew * float(x[0] - px)
+            y = cont + max(-allowed, min(allowed, err))
+        self._prev = (float(x[-1]), float(y[-1]))
+        return y
+
+
+def next_ping_delay_s(rng: np.random.Generator, since_start_s: float) -> float:
+    """Random wait (s) before the next time-sync ping: 100/s in a stream's first 10 s (the
+    warm-up needs many), then 20/s. Random times keep pings out of step with the connection
+    interval, which is what lets the earliest ones approach the true offset."""
+    return float(rng.exponential(0.01 if since_start_s < 10.0 else 0.05))
+
+
+class ArrivalClock:
+    """Sample counter and session times for a device without timestamps or sequence numbers.
+
+    Each call to :meth:`assign` numbers the ``n`` samples of one notification. A silence longer
+    than ``jitter_s`` beyond the expected arrival counts as lost samples (shorter losses hide
+    in the jitter and cannot be told from it). Device time is ``index / rate_hz``; the session
+    time comes from a :class:`DeviceClock`, whose slope measures the real rate.
+    """
+
+    def __init__(self, rate_hz: float, jitter_s: float = 0.06, **clock_kwargs: float) -> None:
+        if rate_hz <= 0:
+            raise ValueError("rate must be positive")
+        self.rate_hz = float(rate_hz)
+        self.jitter_s = jitter_s
+        self.clock = DeviceClock(**clock_kwargs)  # type: ignore[arg-type]
+        self.next_index = 0
+        self.inferred_lost = 0
+        self._last_arrival = math.nan
+
+    def assign(self, n: int, arrival_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(sample_index, device_time_s)`` for ``n`` samples that arrived at ``arrival_s``."""
+        period = 1.0 / self.rate_hz
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if math.isfinite(self._last_arrival):
+            fit = self.clock.fit
+            if fit is not None and self.clock.ready:
+                # how late is this packet against the fastest delivery the fit allows?
+                late = arrival_s - float(fit((self.next_index + n - 1) * period))
+            else:
+                late = arrival_s - self._last_arrival - n * period
+            if late > self.jitter_s:
+                # the silence is longer than jitter explains: count the samples it held,
+                # centred on the middle of the jitter range, and re-anchor the clock on
+                # what arrives from now on (the count is only good to ± jitter/2)
+                step = period * (fit.slope if fit is not None else 1.0)
+                missed = max(1, round((late - self.jitter_s / 2) / step))
+                self.next_index += missed
+                self.inferred_lost += missed
+                self.clock.restart_segment()
+        idx = np.arange(self.next_index, self.next_index + n, dtype=np.int64)
+        self.next_index += n
+        self._last_arrival = arrival_s
+        t = idx * period
+        self.clock.observe(float(t[-1]), arrival_s)
+        return idx, t
