@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_cli, bench_recording, bench_simulator
+from benchmarks import bench_cli, bench_gui, bench_recording, bench_simulator
 
 TARGETS = {
     "help_s": ("flossmeter --help", "s", "< 0.3"),
@@ -27,7 +27,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     results: dict[str, float] = {}
-    for mod in (bench_cli, bench_simulator, bench_recording):
+    for mod in (bench_cli, bench_simulator, bench_recording, bench_gui):
         results.update(mod.run(args.quick))
     print(
         f"flossmeter benchmarks ({'quick' if args.quick else 'full'}; {platform.machine()}, "
@@ -39,6 +39,7 @@ def main() -> int:
     )
     for key, (what, unit, target) in TARGETS.items():
         print(f"  {what:<42} {results[key]:>10.3f} {unit:<2} target {target}")
+    print(bench_gui.report(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))

@@ -193,7 +193,8 @@ class DashboardFeed:
             was = link.connected
             link.connected = event.kind == "connected"
             link.changed_s = event.time_s
-            self.marks.append(event)
+            if was is not None and was != link.connected:  # a strap lost or back: draw it
+                self.marks.append(event)
             self._analyser_link(role, link.connected)
             if not link.connected:
                 self.alert = (

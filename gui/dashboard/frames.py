@@ -22,22 +22,28 @@ class FrameStats:
         self.frames = 0
         self.frame_times: deque[float] = deque(maxlen=keep)
         self.latencies_s: deque[float] = deque(maxlen=keep)
+        self.work_s: deque[float] = deque(maxlen=keep)  # updating + painting, per frame
         self._waiting: list[float] = []
         self._new_frame = False
+        self._work = 0.0
 
-    def prepared(self, receipts: list[float]) -> None:
-        """New data went to the plots; ``receipts`` are the arrival times of its blocks."""
+    def prepared(self, receipts: list[float], work_s: float = 0.0) -> None:
+        """New data went to the plots (taking ``work_s``); ``receipts`` are the arrival times
+        of its blocks."""
         self._waiting.extend(receipts)
         self._new_frame = True
+        self._work += work_s
 
-    def painted(self, t: float | None = None) -> None:
-        """A paint of the plots finished (at clock time ``t``)."""
+    def painted(self, t: float | None = None, paint_s: float = 0.0) -> None:
+        """A paint of the plots finished at clock time ``t``, taking ``paint_s``."""
         if not self._new_frame:
             return
         t = self.clock() if t is None else t
         self._new_frame = False
         self.frames += 1
         self.frame_times.append(t)
+        self.work_s.append(self._work + paint_s)
+        self._work = 0.0
         self.latencies_s.extend(t - r for r in self._waiting)
         self._waiting.clear()
 
@@ -46,6 +52,7 @@ class FrameStats:
         self.frames = 0
         self.frame_times.clear()
         self.latencies_s.clear()
+        self.work_s.clear()
 
     def fps(self, over_s: float | None = None) -> float:
         """Frames per second over the last ``over_s`` seconds of frames (all kept by default)."""
@@ -55,6 +62,12 @@ class FrameStats:
         if len(times) < 2:
             return 0.0
         return (len(times) - 1) / float(times[-1] - times[0])
+
+    def work_ms(self, q: float) -> float:
+        """The ``q``-th percentile of the time one frame took to update and paint, ms."""
+        if not self.work_s:
+            return float("nan")
+        return float(np.percentile(np.asarray(self.work_s), q) * 1000.0)
 
     def latency_ms(self, q: float) -> float:
         """The ``q``-th percentile (0–100) of sample-to-paint latency, ms (NaN when none)."""

@@ -127,8 +127,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._message(f"Recording to {out}", "good")
         return out
 
-    def stop_recording(self) -> Path | None:
-        """Close the recording cleanly."""
+    def stop_recording(self, say: bool = True) -> Path | None:
+        """Close the recording cleanly (and ``say`` where it went)."""
         try:
             out = self.session.stop()
         except CollectorError as e:
@@ -137,7 +137,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.record_button.setChecked(False)
         self.record_button.setText("● Record")
         self.participant.setEnabled(True)
-        if out is not None:
+        if out is not None and say:
             self._message(f"Saved {out} — Replay… opens it", "good")
         return out
 
@@ -206,6 +206,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         return self.task
 
     async def _run(self) -> None:
+        self.make_analyzer(("shin",))  # import the analysis (scipy: ~1 s) before the straps stream
         try:
             async with self.make_source() as source:
                 sensors = source.sensors
@@ -219,7 +220,9 @@ class LiveWindow(QtWidgets.QMainWindow):
                     self._record_when_streaming()
                 await self.hub.run()
             self.feed.finish()
-            self._message("The straps' stream has ended.", "neutral")
+            saved = self.stop_recording(say=False) if self.session.recording else None
+            also = f"; saved {saved} — Replay… opens it" if saved else ""
+            self._message(f"The straps' stream has ended{also}.", "neutral")
         except asyncio.CancelledError:
             raise
         except (CollectorError, OSError, ValueError) as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -72,15 +73,17 @@ def _setup(plot: pg.PlotItem, title: str, window_s: float, yrange: tuple[float, 
 class TimedLayout(pg.GraphicsLayoutWidget):
     """A plot layout that reports the end of each paint (for frame rate and latency)."""
 
-    def __init__(self, on_painted: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_painted: Callable[[float, float], None] | None = None) -> None:
         super().__init__()
         self.on_painted = on_painted
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:
-        """Paint, then tell whoever measures."""
+        """Paint, then tell whoever measures (end time and duration, perf_counter s)."""
+        t0 = time.perf_counter()
         super().paintEvent(ev)
         if self.on_painted is not None:
-            self.on_painted()
+            t1 = time.perf_counter()
+            self.on_painted(t1, t1 - t0)
 
 
 class AnglePlot:
@@ -176,7 +179,7 @@ class SignalPlots(TimedLayout):
         self,
         raw_window_s: float = 10.0,
         angle_window_s: float = 30.0,
-        on_painted: Callable[[], None] | None = None,
+        on_painted: Callable[[float, float], None] | None = None,
     ) -> None:
         super().__init__(on_painted)
         self.raw_window_s = raw_window_s

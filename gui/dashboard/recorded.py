@@ -12,15 +12,22 @@ import asyncio
 import bisect
 import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from analysis.results import AnalyzerStatus, Rep
-    from collector.model import SampleBlock
     from gui.dashboard.feed import Analyzer
+
+ACC = ["acc_x", "acc_y", "acc_z"]
+GYR = ["gyr_x", "gyr_y", "gyr_z"]
+#: Session time fed to the analyzer at a time: the reps are the same for any chunking; this
+#: only sets when, during playback, a rep and a calibration step appear (at most this late).
+CHUNK_S = 0.25
 
 
 def _snapshot(status: AnalyzerStatus) -> AnalyzerStatus:
@@ -53,36 +60,35 @@ class RecordedAnalysis:
 
     @classmethod
     def compute(
-        cls,
-        blocks: Iterable[SampleBlock],
-        analyzer: Analyzer,
-        end_s: float = math.inf,
+        cls, samples: Mapping[str, pd.DataFrame], analyzer: Analyzer, chunk_s: float = CHUNK_S
     ) -> RecordedAnalysis:
-        """Run ``analyzer`` over ``blocks`` (in arrival order) at once."""
+        """Run ``analyzer`` over a recording's samples (per strap: ``time_s``, ``acc_x..z``,
+        ``gyr_x..z``) at once, in time order, ``chunk_s`` at a time."""
         builder = _Builder(analyzer)
-        for b in blocks:
-            builder.push(b)
-        return builder.result(end_s)
+        for role, t, acc, gyro in chunks(samples, chunk_s):
+            builder.push(role, t, acc, gyro)
+        return builder.result()
 
     @classmethod
     async def compute_async(
         cls,
-        blocks: Iterable[SampleBlock],
+        samples: Mapping[str, pd.DataFrame],
         analyzer: Analyzer,
-        end_s: float = math.inf,
+        chunk_s: float = CHUNK_S,
         progress: Callable[[float], None] | None = None,
-        every: int = 200,
+        every: int = 50,
     ) -> RecordedAnalysis:
-        """As :meth:`compute`, yielding to the event loop every ``every`` blocks so the window
-        stays responsive; ``progress`` gets the fraction of ``end_s`` done."""
+        """As :meth:`compute`, yielding to the event loop every ``every`` chunks so the window
+        stays responsive; ``progress`` gets the fraction done."""
         builder = _Builder(analyzer)
-        for k, b in enumerate(blocks):
-            builder.push(b)
+        end = max((float(df["time_s"].iloc[-1]) for df in samples.values() if len(df)), default=0)
+        for k, (role, t, acc, gyro) in enumerate(chunks(samples, chunk_s)):
+            builder.push(role, t, acc, gyro)
             if k % every == every - 1:
-                if progress is not None and math.isfinite(end_s) and end_s > 0:
-                    progress(min(1.0, float(b.time_s[-1]) / end_s))
+                if progress is not None and end > 0:
+                    progress(min(1.0, float(t[-1]) / end))
                 await asyncio.sleep(0)
-        return builder.result(end_s)
+        return builder.result()
 
     @property
     def all_reps(self) -> list[Rep]:
@@ -137,6 +143,31 @@ class RecordedAnalysis:
         return [r for _, r in self.done[a:]]
 
 
+def chunks(
+    samples: Mapping[str, pd.DataFrame], chunk_s: float
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """The straps' samples in time order, ``chunk_s`` of each strap at a time:
+    ``(role, time_s, acc_mps2, gyro_dps)``."""
+    cols = {}
+    for role, df in samples.items():
+        if len(df):
+            t = df["time_s"].to_numpy(np.float64)
+            cols[role] = (t, df[ACC].to_numpy(np.float64), df[GYR].to_numpy(np.float64))
+    if not cols:
+        return
+    start = min(c[0][0] for c in cols.values())
+    stop = max(c[0][-1] for c in cols.values())
+    edges = np.arange(start, stop + chunk_s, chunk_s)
+    cuts = {role: np.searchsorted(c[0], edges, side="right") for role, c in cols.items()}
+    for k in range(len(edges) - 1):
+        for role, (t, acc, gyro) in cols.items():
+            a, b = cuts[role][k], cuts[role][k + 1]
+            if k == 0:
+                a = 0
+            if b > a:
+                yield role, t[a:b], acc[a:b], gyro[a:b]
+
+
 class _Builder:
     def __init__(self, analyzer: Analyzer) -> None:
         self.analyzer = analyzer
@@ -145,15 +176,13 @@ class _Builder:
         self.statuses: list[tuple[float, AnalyzerStatus]] = []
         self.t = -math.inf
 
-    def push(self, b: SampleBlock) -> None:
-        if len(b) == 0:
-            return
-        self.t = max(self.t, float(b.time_s[-1]))
-        for rep in self.analyzer.push(b.sensor, b.time_s, b.acc_mps2, b.gyro_dps):
+    def push(self, role: str, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
+        self.t = max(self.t, float(t[-1]))
+        for rep in self.analyzer.push(role, t, acc, gyro):
             self.done.append((self.t, rep))
-        for role, (t, a) in self.analyzer.take_angles().items():
-            if len(t):
-                self.angles.setdefault(role, []).append((np.asarray(t), np.asarray(a)))
+        for r, (ta, a) in self.analyzer.take_angles().items():
+            if len(ta):
+                self.angles.setdefault(r, []).append((np.asarray(ta), np.asarray(a)))
         self._status(self.t)
 
     def _status(self, t: float) -> None:
@@ -161,13 +190,15 @@ class _Builder:
         if not self.statuses or self.statuses[-1][1] != st:
             self.statuses.append((t, _snapshot(st)))
 
-    def result(self, end_s: float) -> RecordedAnalysis:
+    def result(self) -> RecordedAnalysis:
         finish = getattr(self.analyzer, "finish", None)
         if finish is not None:
-            t_end = max(self.t, end_s) if math.isfinite(end_s) else self.t
             for rep in finish():
-                self.done.append((t_end, rep))
-            self._status(t_end)
+                self.done.append((self.t, rep))
+            for r, (ta, a) in self.analyzer.take_angles().items():
+                if len(ta):
+                    self.angles.setdefault(r, []).append((np.asarray(ta), np.asarray(a)))
+            self._status(self.t)
         angles = {
             role: (np.concatenate([t for t, _ in parts]), np.concatenate([a for _, a in parts]))
             for role, parts in self.angles.items()

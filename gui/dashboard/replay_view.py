@@ -194,7 +194,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self._message(f"Analysing {rec.name} …", "neutral")
         try:
             analysis = await RecordedAnalysis.compute_async(
-                src.items(), analyzer, rec.duration_s, progress
+                rec.samples, analyzer, progress=progress
             )
         except Exception as e:  # a bug in the analysis must not take the window down
             log.exception("the analysis of %s failed", rec.name)

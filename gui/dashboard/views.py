@@ -83,16 +83,17 @@ class DashboardPanel(QtWidgets.QWidget):
         self.plots.blank()
         self.refresh_cards()
 
-    def _painted(self) -> None:
-        self.frames.painted()
+    def _painted(self, t: float, paint_s: float) -> None:
+        self.frames.painted(t, paint_s)
 
     def refresh(self) -> None:
         """One frame: new data to the plots, and the cards when something they show changed."""
         feed = self.feed
         if feed.version != self._drawn_version:
             self._drawn_version = feed.version
+            t0 = time.perf_counter()
             self.plots.update_from(feed)
-            self.frames.prepared(feed.take_receipts())
+            self.frames.prepared(feed.take_receipts(), time.perf_counter() - t0)
         if len(feed.reps) != self._reps_shown or time.monotonic() - self._cards_at > (
             CARDS_INTERVAL_S
         ):

@@ -109,6 +109,8 @@ class CalibrationBanner(QtWidgets.QFrame):
         self.title = _label("", 12, bold=True)
         self.text = _label("", 10)
         self.text.setWordWrap(True)
+        self.text.setFixedHeight(36)  # two lines, so the cards below never jump
+        self.text.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
         steps = QtWidgets.QHBoxLayout()
         self.steps = {}
         for k, stage in enumerate(CALIBRATION_STEPS):
