@@ -489,7 +489,7 @@ def random_rep(rng: np.random.Generator, technique: Technique, variety: str) -> 
         kw.update(
             halts=int(rng.integers(1, 4)),
             halt_s=u(0.3, 0.7),
-            tremor_deg=u(0.5, 2.5),
+            tremor_deg=u(0.2, 0.8),  # physiological tremor: tenths of a degree at 6–10 Hz
             tremor_hz=u(6.0, 10.0),
             out_s=u(2.5, 4.0),
             back_s=u(2.5, 4.0),

@@ -1,0 +1,289 @@
+"""Per-strap streaming front-end: gyro bias, stillness, speed and integrated rotation.
+
+Samples may arrive in any chunking; every output sample depends only on the samples before it
+and is computed by the same sequential recurrences (``scipy.signal.lfilter`` with carried
+state), so feeding a recording in one piece or in notification-sized blocks gives the same
+numbers. The front-end knows nothing about mounting: it works on 3-D vectors in the sensor frame.
+
+Definitions (window ``W = window_s``):
+
+* *still*: over the last W the gyro's variance (summed over axes) is below ``still_gyro_sd_dps²``,
+  the accelerometer's below ``still_acc_sd_mps2²``, and the mean rate differs from the first bias
+  estimate by less than ``still_rate_dps`` (before there is one: is below ``first_rate_dps``; the
+  rate test rejects slow steady turning, which has a small variance too);
+* *gyro bias*: the mean gyro over the last ``bias_window_s`` of an uninterrupted still run,
+  re-estimated every ``bias_every_s`` while it lasts (applies to the samples after);
+* *w*: bias-corrected angular rate (deg/s); *speed* = |w|; *speed_s* = |mean of w over the last
+  ``smooth_s``| (a boxcar: nulls 1/smooth_s Hz tremor and noise; delays by half its length,
+  ``smooth_delay_s``);
+* *phi*: running integral of w (deg), the rotation vector for rotations about a fixed axis;
+  not advanced across gaps longer than ``max_gap_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.signal import lfilter
+
+G_MPS2 = 9.80665
+
+
+@dataclass(frozen=True)
+class FrontEndParams:
+    """Front-end thresholds and windows (documented in docs/analysis.md)."""
+
+    warmup_samples: int = 32  # samples used to find the sample rate before processing starts
+    window_s: float = 0.25
+    still_gyro_sd_dps: float = 1.5
+    still_acc_sd_mps2: float = 0.12
+    still_rate_dps: float = 3.0
+    first_rate_dps: float = 8.0
+    bias_window_s: float = 1.0
+    bias_every_s: float = 0.5
+    max_gap_s: float = 0.25
+    smooth_s: float = 0.1
+
+
+class Columns:
+    """Growable column store with global row indices; old rows can be dropped."""
+
+    def __init__(self, widths: dict[str, tuple[int, type]], keep_rows: int | None = None) -> None:
+        self._widths = widths
+        self._data = {
+            k: np.empty((1024, w) if w > 1 else 1024, dtype=dt) for k, (w, dt) in widths.items()
+        }
+        self._n = 0  # rows held
+        self.base = 0  # global index of row 0
+        self.keep_rows = keep_rows
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def end(self) -> int:
+        """Global index one past the last row."""
+        return self.base + self._n
+
+    def append(self, **cols: np.ndarray) -> None:
+        n = len(next(iter(cols.values())))
+        need = self._n + n
+        cap = len(next(iter(self._data.values())))
+        if need > cap:
+            new_cap = max(need, 2 * cap)
+            for k, a in self._data.items():
+                b = np.empty((new_cap, *a.shape[1:]), dtype=a.dtype)
+                b[: self._n] = a[: self._n]
+                self._data[k] = b
+        for k, v in cols.items():
+            self._data[k][self._n : need] = v
+        self._n = need
+        if self.keep_rows is not None and self._n > 2 * self.keep_rows:
+            drop = self._n - self.keep_rows
+            for a in self._data.values():
+                a[: self.keep_rows] = a[drop : self._n].copy()
+            self._n -= drop
+            self.base += drop
+
+    def get(self, name: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` (global indices, clipped to what is held) of a column."""
+        a = self._data[name][: self._n]
+        lo = 0 if start is None else max(0, start - self.base)
+        hi = self._n if stop is None else max(0, min(self._n, stop - self.base))
+        return a[lo:hi]
+
+    def at(self, name: str, i: int) -> np.ndarray:
+        """One row by global index."""
+        return self._data[name][i - self.base]
+
+
+class StrapFrontEnd:
+    """Turns one strap's raw samples into still/speed/rotation columns, chunk by chunk."""
+
+    COLUMNS: ClassVar[dict[str, tuple[int, type]]] = {
+        "t": (1, np.float64),
+        "acc": (3, np.float64),
+        "gyro": (3, np.float64),
+        "w": (3, np.float64),
+        "speed": (1, np.float64),
+        "speed_s": (1, np.float64),
+        "still": (1, np.bool_),
+        "still_run": (1, np.int64),
+        "phi": (3, np.float64),
+        "acc_mean": (3, np.float64),
+        "gap": (1, np.bool_),
+        "gaps": (1, np.int64),  # gaps so far (cumulative), to ask "was there a gap since i?"
+    }
+
+    def __init__(self, params: FrontEndParams | None = None, keep_s: float | None = None) -> None:
+        self.p = params or FrontEndParams()
+        self.keep_s = keep_s
+        self.rate_hz: float | None = None
+        self.cols: Columns | None = None
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.bias = np.zeros(3)
+        self._b0: np.ndarray | None = None
+        self._window_mean_of: Boxcar | None = None  # stillness statistics over ``window_s``
+        self._smooth: Boxcar | None = None  # speed smoother over ``smooth_s``
+        self.smooth_delay_s = 0.0
+        self._phi_zi = np.zeros((1, 3))
+        self._gaps = 0
+        self._last_t: float | None = None
+        self._run = 0
+        self._win = 0
+        self._bias_win = 0
+        self._bias_every = 1
+
+    @property
+    def ready(self) -> bool:
+        return self.cols is not None
+
+    def add(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
+        """Take new samples (s, m/s², deg/s); process them once the rate is known."""
+        if len(t) == 0:
+            return
+        if self.cols is None:
+            self._pending.append((t, acc, gyro))
+            if sum(len(x[0]) for x in self._pending) < self.p.warmup_samples:
+                return
+            self._start()
+            return
+        self._process(np.asarray(t, float), np.asarray(acc, float), np.asarray(gyro, float))
+
+    def flush(self) -> None:
+        """Start processing even with fewer than ``warmup_samples`` (end of stream)."""
+        if self.cols is None and self._pending and sum(len(x[0]) for x in self._pending) >= 2:
+            self._start()
+
+    def _start(self) -> None:
+        t = np.concatenate([x[0] for x in self._pending])
+        acc = np.concatenate([x[1] for x in self._pending])
+        gyro = np.concatenate([x[2] for x in self._pending])
+        self._pending = []
+        dt = np.diff(t[: self.p.warmup_samples])
+        dt = dt[dt > 0]
+        self.rate_hz = float(1.0 / np.median(dt)) if len(dt) else 100.0
+        keep = None if self.keep_s is None else int(self.keep_s * self.rate_hz)
+        self.cols = Columns(self.COLUMNS, keep)
+        self._win = max(3, round(self.p.window_s * self.rate_hz))
+        self._bias_win = max(self._win, round(self.p.bias_window_s * self.rate_hz))
+        self._bias_every = max(1, round(self.p.bias_every_s * self.rate_hz))
+        self._window_mean_of = Boxcar(self._win, 12)
+        n_s = max(1, round(self.p.smooth_s * self.rate_hz))
+        self._smooth = Boxcar(n_s, 3)
+        self.smooth_delay_s = (n_s - 1) / (2.0 * self.rate_hz)
+        self._process(t, acc, gyro)
+
+    def _process(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
+        assert (
+            self.cols is not None and self._window_mean_of is not None and self._smooth is not None
+        )
+        p = self.p
+        prev = self._last_t if self._last_t is not None else t[0] - 1.0 / self.rate_hz
+        dt = np.diff(t, prepend=prev)
+        gap = (dt > p.max_gap_s) | (dt <= 0)
+        dt = np.where(gap, 0.0, dt)
+        self._last_t = float(t[-1])
+        x = np.concatenate([gyro, gyro**2, acc, acc**2], axis=1)
+        means = self._window_mean_of(x)
+        m_g, m_g2, m_a, m_a2 = means[:, :3], means[:, 3:6], means[:, 6:9], means[:, 9:12]
+        var_g = np.maximum(m_g2 - m_g**2, 0.0).sum(axis=1)
+        var_a = np.maximum(m_a2 - m_a**2, 0.0).sum(axis=1)
+        quiet = (var_g < p.still_gyro_sd_dps**2) & (var_a < p.still_acc_sd_mps2**2) & ~gap
+        n = len(t)
+        still = quiet & self._rate_ok(m_g)
+        run = _run_lengths(still, self._run)
+        due = self._due(run)
+        if self._b0 is None and due.any():
+            # the first bias estimate fixes the rate test from the next sample on
+            k = int(np.argmax(due))
+            self._b0 = self._window_mean(gyro, k)
+            still[k + 1 :] = quiet[k + 1 :] & self._rate_ok(m_g[k + 1 :])
+            run[k + 1 :] = _run_lengths(still[k + 1 :], int(run[k]))
+            due[k + 1 :] = self._due(run[k + 1 :])
+        bias = np.empty((n, 3))
+        start = 0
+        for k in np.flatnonzero(due):  # the bias changes after each checkpoint
+            bias[start : k + 1] = self.bias
+            self.bias = self._window_mean(gyro, int(k))
+            start = k + 1
+        bias[start:] = self.bias
+        self._run = int(run[-1])
+        w = gyro - bias
+        phi, self._phi_zi = lfilter([1.0], [1.0, -1.0], w * dt[:, None], axis=0, zi=self._phi_zi)
+        gaps = self._gaps + np.cumsum(gap)
+        self._gaps = int(gaps[-1])
+        self.cols.append(
+            t=t,
+            acc=acc,
+            gyro=gyro,
+            w=w,
+            speed=np.linalg.norm(w, axis=1),
+            speed_s=np.linalg.norm(self._smooth(w), axis=1),
+            still=still,
+            still_run=run,
+            phi=phi,
+            acc_mean=m_a,
+            gap=gap,
+            gaps=gaps,
+        )
+
+    @property
+    def bias_ready(self) -> bool:
+        """True once the gyro bias has been measured in a still period."""
+        return self._b0 is not None
+
+    def _rate_ok(self, m_g: np.ndarray) -> np.ndarray:
+        if self._b0 is None:
+            return np.linalg.norm(m_g, axis=1) < self.p.first_rate_dps
+        return np.linalg.norm(m_g - self._b0, axis=1) < self.p.still_rate_dps
+
+    def _due(self, run: np.ndarray) -> np.ndarray:
+        """Bias checkpoints: a still run reaches the bias window, then every ``bias_every``."""
+        return (run >= self._bias_win) & ((run - self._bias_win) % self._bias_every == 0)
+
+    def _window_mean(self, gyro_chunk: np.ndarray, k: int) -> np.ndarray:
+        """Mean gyro over the bias window ending at chunk row ``k`` (reaching into held rows)."""
+        assert self.cols is not None
+        need = self._bias_win
+        part = gyro_chunk[max(0, k - need + 1) : k + 1]
+        short = need - len(part)
+        if short > 0:
+            part = np.concatenate(
+                [self.cols.get("gyro", self.cols.end - short, self.cols.end), part]
+            )
+        return part.mean(axis=0)
+
+
+class Boxcar:
+    """Mean of the last ``n`` rows at each row, from running sums carried across chunks.
+
+    The running sum is accumulated strictly left to right from the carried total, so the output
+    is bit-identical however the stream is chunked.
+    """
+
+    def __init__(self, n: int, width: int) -> None:
+        self.n = n
+        self._tail = np.zeros((n, width))  # the last n running sums, oldest first
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        s = np.cumsum(np.concatenate([self._tail[-1:], x]), axis=0)[1:]
+        both = np.concatenate([self._tail, s])
+        self._tail = both[-self.n :]
+        return (s - both[: len(s)]) / self.n
+
+
+def _run_lengths(flags: np.ndarray, carry: int) -> np.ndarray:
+    """Length of the run of True ending at each sample (continuing a run of ``carry``)."""
+    n = len(flags)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = np.arange(1, n + 1)
+    last_false = np.maximum.accumulate(np.where(flags, 0, idx))
+    run = idx - last_false
+    first_false = np.flatnonzero(~flags)
+    head = first_false[0] if len(first_false) else n
+    run[:head] += carry
+    return run.astype(np.int64)

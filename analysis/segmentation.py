@@ -1,0 +1,455 @@
+"""Rep segmentation: one state machine serves the live counter and the offline analysis.
+
+The detector walks the shin strap's samples in time order. Its signal is the knee's rotation
+since it last rested, ``E = |phi − phi_rest|`` (deg): the magnitude of the integrated,
+bias-corrected angular rate, which for a hinge like the knee is the joint's rotation whatever way
+the strap is mounted. (After a data gap the tilt of the accelerometer's mean against its resting
+direction stands in.) States:
+
+* ``idle``: while the knee is still for ``anchor_still_s`` its rest is re-zeroed; ``E`` above
+  ``start_deg`` opens a candidate. Its *start* is the movement onset found backwards from there:
+  where the knee's speed was last below ``onset_dps`` — or earlier, if the head was already
+  moving then (up to ``max_head_lead_s``);
+* ``active``: track the peak; when ``E`` falls below ``max(return_min_deg, return_frac·peak)``
+  the knee is back;
+* ``returning``: the rep ends when the knee has stayed below ``onset_dps`` for ``confirm_s``
+  (its *end* is where it came to rest, or later if the head came to rest later, within
+  ``max_head_tail_s``), or at the valley if ``E`` climbs past ``start_deg`` again first (the
+  next rep started without a pause).
+
+A candidate becomes a rep only with at least ``min_rom_deg`` of knee range, about a horizontal
+axis (within ``max_axis_tilt_deg``: the knee's axis is horizontal, a strap being turned by hand
+usually is not) that agrees with the knee axis learned from earlier reps (``axis_tol_deg``).
+Where the axis is in doubt (beyond ``axis_doubt_deg``), the strap must also be seen to swing on
+a lever about it (``analysis/lever.py``): a hand turning the strap turns it in place.
+Everything is decided from the samples alone, so block-by-block and whole-recording runs agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from analysis.frontend import StrapFrontEnd
+from analysis.lever import lever_arm
+from analysis.params import RepParams
+
+
+@dataclass
+class RepSegment:
+    """Where one rep is in the data (global sample indices of the shin strap, session times)."""
+
+    rep: int
+    set: int
+    start_s: float
+    end_s: float
+    knee_onset_s: float
+    knee_end_s: float
+    knee_onset_i: int
+    knee_end_i: int
+    peak_i: int
+    anchor_i: int
+    pause_before_s: float
+    excursion_axis: np.ndarray  # unit rotation vector of the knee's extension (sensor frame)
+
+
+@dataclass
+class Rejected:
+    """A candidate that was not a rep, and why (kept for diagnosis)."""
+
+    start_s: float
+    end_s: float
+    reason: str
+
+
+def _first(mask: np.ndarray) -> int | None:
+    i = int(np.argmax(mask)) if len(mask) else 0
+    return i if len(mask) and mask[i] else None
+
+
+def crossing_time(t: np.ndarray, v: np.ndarray, level: float, i: int, rising: bool) -> float:
+    """When ``v`` crosses ``level`` between samples i−1 and i (rising) or i and i+1 (falling),
+    by linear interpolation (s)."""
+    j = i - 1 if rising else i + 1
+    if j < 0 or j >= len(v) or v[j] == v[i]:
+        return float(t[i])
+    f = (level - v[j]) / (v[i] - v[j])
+    return float(t[j] + np.clip(f, 0.0, 1.0) * (t[i] - t[j]))
+
+
+def quadratic_onset(t: np.ndarray, v: np.ndarray, i1: int, level: float, rising: bool) -> float:
+    """Onset (rising) or end (falling) of a movement whose speed ``v`` passes ``level`` at sample
+    ``i1``: where a speed growing like (t − t₀)², the shape of any smooth start from rest (e.g.
+    minimum jerk), reaches zero — ``t₀ = 2·t(level) − t(4·level)`` — within 0.4 s of t(level)."""
+    t1 = crossing_time(t, v, level, i1, rising)
+    if rising:
+        after = np.flatnonzero(v[i1:] >= 4 * level)
+        if not len(after):
+            return t1
+        j = i1 + int(after[0])
+        t2 = crossing_time(t, v, 4 * level, j, True)
+        return max(2 * t1 - t2, t1 - 0.4)
+    before = np.flatnonzero(v[: i1 + 1] >= 4 * level)
+    if not len(before):
+        return t1
+    j = int(before[-1])
+    t2 = crossing_time(t, v, 4 * level, j, False)
+    return min(2 * t1 - t2, t1 + 0.4)
+
+
+def _run_length(flags: np.ndarray) -> np.ndarray:
+    idx = np.arange(1, len(flags) + 1)
+    return idx - np.maximum.accumulate(np.where(flags, 0, idx))
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between rows of ``a`` and vector(s) ``b``, deg."""
+    na = np.linalg.norm(a, axis=-1)
+    nb = np.linalg.norm(b, axis=-1)
+    c = np.einsum("...i,...i->...", a, b) / np.maximum(na * nb, 1e-12)
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+@dataclass
+class _Candidate:
+    start_s: float
+    knee_onset_s: float
+    knee_onset_i: int
+    peak: float = 0.0
+    peak_i: int = -1
+    return_i: int = -1
+    thr: float = 0.0
+    knee_end_i: int = -1
+    knee_end_s: float = np.nan
+    confirm_i: int = -1
+    continuing: bool = False
+
+
+class RepDetector:
+    """Finds reps in the shin stream (head stream optional), incrementally."""
+
+    def __init__(self, params: RepParams, shin: StrapFrontEnd, head: StrapFrontEnd | None) -> None:
+        self.p = params
+        self.shin = shin
+        self.head = head
+        self.state: Literal["idle", "active", "returning", "ending"] = "idle"
+        self.cursor = 0
+        self.anchor_i = -1
+        self.cand: _Candidate | None = None
+        self.n_reps = 0
+        self.set_no = 0
+        self.prev_end_s = -np.inf
+        self._prev_end_i = 0
+        self.axis_sum = np.zeros(3)  # sum of accepted reps' extension axes
+        self.rejected: list[Rejected] = []
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    @property
+    def knee_axis(self) -> np.ndarray | None:
+        """Unit extension axis of the knee in the shin sensor's frame (None before a rep)."""
+        n = np.linalg.norm(self.axis_sum)
+        return self.axis_sum / n if n > 0 else None
+
+    def _n(self, seconds: float) -> int:
+        assert self.shin.rate_hz is not None
+        return max(1, round(seconds * self.shin.rate_hz))
+
+    def _excursion(self, c: int, r: int, anchor: np.ndarray) -> np.ndarray:
+        """E over shin rows [c, r) against per-row anchor indices (global)."""
+        cols = self.shin.cols
+        assert cols is not None
+        base = cols.base
+        phi_all = cols.get("phi")
+        phi = phi_all[c - base : r - base]
+        e = np.linalg.norm(phi - phi_all[anchor - base], axis=1)
+        gaps_all = cols.get("gaps")
+        gapped = gaps_all[c - base : r - base] > gaps_all[anchor - base]
+        if gapped.any():
+            acc_all = cols.get("acc_mean")
+            tilt = _angle_deg(acc_all[c - base : r - base], acc_all[anchor - base])
+            e = np.where(gapped, tilt, e)
+        return e
+
+    # -- main loop -------------------------------------------------------------------------------
+
+    def advance(self, t_ready: float, final: bool = False) -> list[RepSegment]:
+        """Examine shin samples up to session time ``t_ready``; return reps that completed."""
+        cols = self.shin.cols
+        if cols is None:
+            return []
+        t = cols.get("t")
+        r = cols.end if final else cols.base + int(np.searchsorted(t, t_ready, side="right"))
+        out: list[RepSegment] = []
+        self.cursor = max(self.cursor, cols.base)
+        window = self._n(30.0)  # examine at most this many samples per step (no rescans)
+        while True:
+            before = (self.state, self.cursor)
+            if self.state == "ending":
+                seg = self._try_finish(t_ready, final)
+                if seg is None and self.state == "ending":
+                    break
+                if seg is not None:
+                    out.append(seg)
+                continue
+            if self.cursor >= r:
+                break
+            stop = min(r, self.cursor + window)
+            if self.state == "idle":
+                self._idle(self.cursor, stop)
+            elif self.state == "active":
+                self._active(self.cursor, stop)
+            else:
+                self._returning(self.cursor, stop)
+            if (self.state, self.cursor) == before:
+                break
+        if final and self.state == "returning" and self.cand is not None:
+            c = self.cand
+            c.knee_end_i = self._end_backtrack(c.return_i, cols.end - 1)
+            c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
+            c.confirm_i = cols.end - 1
+            self.state = "ending"
+            seg = self._try_finish(np.inf, True)
+            if seg is not None:
+                out.append(seg)
+        return out
+
+    def _idle(self, c: int, r: int) -> None:
+        cols = self.shin.cols
+        assert cols is not None
+        run = cols.get("still_run", c, r)
+        # rest: still for a while (variance) and not turning right now (speed); the variance
+        # window lags a slow onset, the speed test does not
+        slow = cols.get("speed_s", c, r) < self.p.onset_dps
+        rest = (run >= self._n(self.p.anchor_still_s)) & slow
+        mark = np.where(rest, np.arange(c, r), -1)
+        eff = np.maximum.accumulate(np.maximum(mark, self.anchor_i))
+        if eff[-1] < 0:
+            self.cursor = r
+            return
+        ok = eff >= 0
+        e = np.zeros(r - c)
+        e[ok] = self._excursion(c + int(np.argmax(ok)), r, eff[ok])
+        k = _first(ok & (e > self.p.start_deg))
+        if k is None:
+            self.anchor_i = int(eff[-1])
+            self.cursor = r
+            return
+        self.anchor_i = int(eff[k])
+        x = c + k
+        floor = max(cols.base, self.anchor_i - self._n(1.0), self._prev_end_i)
+        onset = self._onset_backtrack(floor, x)
+        t_on = self._knee_time(onset, rising=True)
+        self.cand = _Candidate(self._start_time(t_on), t_on, onset, float(e[k]), x)
+        self.state = "active"
+        self.cursor = x + 1
+
+    def _active(self, c: int, r: int) -> None:
+        cand = self.cand
+        assert cand is not None
+        e = self._excursion(c, r, np.full(r - c, self.anchor_i))
+        peak_run = np.maximum.accumulate(np.maximum(e, cand.peak))
+        thr = np.maximum(self.p.return_min_deg, self.p.return_frac * peak_run)
+        went_out = peak_run >= self.p.start_deg  # a candidate begun at a valley must go out first
+        k = _first((e < thr) & went_out)
+        upto = (k if k is not None else len(e) - 1) + 1
+        j = int(np.argmax(e[:upto]))
+        if e[j] > cand.peak:
+            cand.peak, cand.peak_i = float(e[j]), c + j
+        if k is None:
+            self.cursor = r
+            return
+        cand.thr = float(thr[k])
+        cand.return_i = c + k
+        self.state = "returning"
+        self.cursor = c + k + 1
+
+    def _returning(self, c: int, r: int) -> None:
+        cand = self.cand
+        cols = self.shin.cols
+        assert cand is not None and cols is not None
+        need = self._n(self.p.confirm_s)
+        # look back just far enough to count quiet samples that began before c
+        lo = max(cand.return_i, cols.base, c - need)
+        e = self._excursion(lo, r, np.full(r - lo, self.anchor_i))
+        quiet = cols.get("speed_s", lo, r) < self.p.onset_dps
+        ended = (_run_length(quiet) >= need) & (e < cand.thr)
+        rise = e > self.p.start_deg
+        off = c - lo
+        k_end, k_rise = _first(ended[off:]), _first(rise[off:])
+        if k_end is None and k_rise is None:
+            self.cursor = r
+            return
+        if k_rise is not None and (k_end is None or k_rise < k_end):
+            stop = c + k_rise
+            lo_v = max(cand.return_i, cols.base)
+            ev = self._excursion(lo_v, stop + 1, np.full(stop + 1 - lo_v, self.anchor_i))
+            valley = lo_v + int(np.argmin(ev))
+            cand.knee_end_i, cand.confirm_i, cand.continuing = valley, valley, True
+            cand.knee_end_s = float(cols.at("t", valley))
+        else:
+            k = c + k_end
+            cand.knee_end_i = self._end_backtrack(cand.return_i, k)
+            cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
+            cand.confirm_i = k
+        self.state = "ending"
+        self.cursor = cand.confirm_i + 1
+
+    # -- onsets and ends ---------------------------------------------------------------------
+
+    def _onset_backtrack(self, lo: int, x: int) -> int:
+        """Knee onset sample: the first of the final run in [lo, x] at or above ``onset_dps``."""
+        speed = self.shin.cols.get("speed_s", lo, x + 1)  # type: ignore[union-attr]
+        slow = np.flatnonzero(speed < self.p.onset_dps)
+        return lo + int(slow[-1]) + 1 if len(slow) else lo
+
+    def _end_backtrack(self, lo: int, k: int) -> int:
+        """Knee end sample: the last in [lo, k] at or above ``onset_dps``."""
+        speed = self.shin.cols.get("speed_s", lo, k + 1)  # type: ignore[union-attr]
+        fast = np.flatnonzero(speed >= self.p.onset_dps)
+        return lo + int(fast[-1]) if len(fast) else lo
+
+    def _knee_time(self, i: int, rising: bool) -> float:
+        """Refined onset/end time of the knee around sample ``i`` (see ``quadratic_onset``)."""
+        return _refined(self.shin, i, self.p.onset_dps, rising)
+
+    def _start_time(self, t_knee: float) -> float:
+        """Rep start: the knee's onset, or the head's if it was already moving then."""
+        h = self.head
+        if h is None or h.cols is None or len(h.cols) == 0:
+            return t_knee
+        lo_t = max(t_knee - self.p.max_head_lead_s, self.prev_end_s)
+        ht = h.cols.get("t")
+        a = int(np.searchsorted(ht, lo_t, side="left"))
+        b = int(np.searchsorted(ht, t_knee, side="right"))
+        if b - a < 2:
+            return t_knee
+        speed = h.cols.get("speed_s")[a:b]
+        if speed[-1] < self.p.onset_dps:
+            return t_knee
+        slow = np.flatnonzero(speed < self.p.onset_dps)
+        i = a + (int(slow[-1]) + 1 if len(slow) else 0)
+        return min(t_knee, max(_refined(h, h.cols.base + i, self.p.onset_dps, True), lo_t))
+
+    def _head_end(self, t_knee_end: float, t_ready: float, final: bool) -> float | None:
+        """When the head came to rest after the knee (None: not known yet, wait for data)."""
+        h = self.head
+        if h is None or h.cols is None or len(h.cols) == 0:
+            return t_knee_end
+        p = self.p
+        ht = h.cols.get("t")
+        limit = t_knee_end + p.max_head_tail_s
+        a = int(np.searchsorted(ht, t_knee_end, side="left"))
+        b = int(np.searchsorted(ht, min(limit, t_ready), side="right"))
+        if b > a:
+            quiet = h.cols.get("speed_s")[a:b] < p.onset_dps
+            need = max(1, round(0.1 * (h.rate_hz or 100.0)))
+            k = _first(_run_length(quiet) >= need)
+            if k is not None:
+                first_quiet = a + k - need + 1
+                if first_quiet == a:
+                    return t_knee_end  # the head was already at rest
+                last_moving = h.cols.base + first_quiet - 1
+                return max(t_knee_end, _refined(h, last_moving, p.onset_dps, False))
+        if not (final or t_ready >= limit):
+            return None  # the head may still come to rest within the tail window
+        # moving all along (capped at the window) or no head data there (head absent)
+        return float(ht[b - 1]) if b > a else t_knee_end
+
+    def _try_finish(self, t_ready: float, final: bool) -> RepSegment | None:
+        cand = self.cand
+        cols = self.shin.cols
+        assert cand is not None and cols is not None
+        t_knee_end = cand.knee_end_s
+        head_end = self._head_end(t_knee_end, t_ready, final)
+        if head_end is None:
+            return None
+        end_s = max(t_knee_end, head_end)
+        seg = self._validate(cand, end_s)
+        next_onset = cand.confirm_i
+        self.anchor_i = cand.confirm_i
+        self.cand = None
+        self.state = "idle"
+        self.cursor = cand.confirm_i + 1
+        if cand.continuing:  # the next rep is already under way from the valley
+            t_on = max(float(cols.at("t", next_onset)), end_s)
+            self.cand = _Candidate(t_on, t_on, next_onset)
+            self.cand.peak_i = next_onset
+            self.state = "active"
+        return seg
+
+    def _swings_on_lever(self, cand: _Candidate, axis: np.ndarray) -> bool:
+        b = max(cand.knee_end_i, cand.knee_onset_i + 8) + 1
+        return _lever_ok(self.shin, cand.knee_onset_i, b, self.anchor_i, axis, self.p)
+
+    def _validate(self, cand: _Candidate, end_s: float) -> RepSegment | None:
+        p = self.p
+        cols = self.shin.cols
+        assert cols is not None
+        if cand.peak < p.min_rom_deg:
+            self.rejected.append(Rejected(cand.start_s, end_s, f"range {cand.peak:.0f}°"))
+            return None
+        v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
+        axis = v / max(np.linalg.norm(v), 1e-12)
+        tilt = abs(90.0 - float(_angle_deg(axis, cols.at("acc_mean", self.anchor_i))))
+        if tilt > p.max_axis_tilt_deg:
+            self.rejected.append(Rejected(cand.start_s, end_s, f"axis {tilt:.0f}° off horizontal"))
+            return None
+        known = self.knee_axis
+        off_axis = float(_angle_deg(axis, known)) if known is not None else 0.0
+        if off_axis > p.axis_tol_deg:
+            self.rejected.append(Rejected(cand.start_s, end_s, "not about the knee axis"))
+            return None
+        if max(tilt, off_axis) > p.axis_doubt_deg and not self._swings_on_lever(cand, axis):
+            self.rejected.append(Rejected(cand.start_s, end_s, "turns in place (strap handling)"))
+            return None
+        self.axis_sum = 0.7 * self.axis_sum + axis  # follows strap re-adjustments
+        if cand.start_s - self.prev_end_s > p.set_gap_s or self.set_no == 0:
+            self.set_no += 1
+            pause = float("nan")
+        else:
+            pause = cand.start_s - self.prev_end_s
+        self.n_reps += 1
+        self.prev_end_s = end_s
+        self._prev_end_i = cand.knee_end_i
+        return RepSegment(
+            rep=self.n_reps,
+            set=self.set_no,
+            start_s=cand.start_s,
+            end_s=end_s,
+            knee_onset_s=cand.knee_onset_s,
+            knee_end_s=cand.knee_end_s,
+            knee_onset_i=cand.knee_onset_i,
+            knee_end_i=cand.knee_end_i,
+            peak_i=cand.peak_i,
+            anchor_i=self.anchor_i,
+            pause_before_s=pause,
+            excursion_axis=axis,
+        )
+
+
+def _lever_ok(
+    fe: StrapFrontEnd, a: int, b: int, anchor: int, axis: np.ndarray, p: RepParams
+) -> bool:
+    """Does the strap swing on a lever about ``axis`` over rows [a, b)?"""
+    cols = fe.cols
+    assert cols is not None
+    rest = cols.at("acc_mean", anchor)
+    rot = cols.get("phi", a, b) - cols.at("phi", anchor)
+    r, explained = lever_arm(
+        cols.get("t", a, b), cols.get("w", a, b), cols.get("acc", a, b), rot, rest, axis
+    )
+    return float(np.linalg.norm(r)) >= p.min_lever_m or explained >= p.min_lever_explained
+
+
+def _refined(fe: StrapFrontEnd, i: int, level: float, rising: bool) -> float:
+    """Onset/end time near global row ``i`` of a strap, from its smoothed speed."""
+    cols = fe.cols
+    assert cols is not None
+    lo = max(cols.base, i - round(0.5 * (fe.rate_hz or 100.0)))
+    hi = min(cols.end, i + round(0.5 * (fe.rate_hz or 100.0)) + 1)
+    t = cols.get("t", lo, hi)
+    v = cols.get("speed_s", lo, hi)
+    return quadratic_onset(t, v, i - lo, level, rising) - fe.smooth_delay_s
