@@ -144,13 +144,18 @@ class StrapFrontEnd:
         """Take new samples (s, m/s², deg/s); process them once the rate is known."""
         if len(t) == 0:
             return
+        # C order whatever the caller's layout: summation order, hence every bit, then depends
+        # only on the samples
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        acc = np.ascontiguousarray(acc, dtype=np.float64)
+        gyro = np.ascontiguousarray(gyro, dtype=np.float64)
         if self.cols is None:
             self._pending.append((t, acc, gyro))
             if sum(len(x[0]) for x in self._pending) < self.p.warmup_samples:
                 return
             self._start()
             return
-        self._process(np.asarray(t, float), np.asarray(acc, float), np.asarray(gyro, float))
+        self._process(t, acc, gyro)
 
     def flush(self) -> None:
         """Start processing even with fewer than ``warmup_samples`` (end of stream)."""

@@ -139,7 +139,9 @@ def compute_rep(
     rate = shin.rate_hz or 100.0
     t_onset, t_kend = seg.knee_onset_s, seg.knee_end_s
     pad = 0.5
-    k = _slice(shin, seg.start_s - pad, seg.end_s + pad)
+    # after the rep, only data the live analysis had when it decided (live == offline)
+    until = min(seg.end_s + pad, seg.decided_s)
+    k = _slice(shin, seg.start_s - pad, until)
     assert k is not None
     inside = (k.t >= seg.start_s) & (k.t <= seg.end_s)
     axis = principal_axis(k.w[inside])
@@ -170,7 +172,7 @@ def compute_rep(
 
     # -- head ------------------------------------------------------------------------------------
     flags: list[str] = []
-    h = _slice(head, seg.start_s - pad, seg.end_s + pad) if head is not None else None
+    h = _slice(head, seg.start_s - pad, until) if head is not None else None
     head_rom = sparc_head = lag = crp_mean = crp_sd = look_up = np.nan
     technique = "unclear"
     hold_head_speed = None

@@ -53,6 +53,7 @@ class RepSegment:
     anchor_i: int
     pause_before_s: float
     excursion_axis: np.ndarray  # unit rotation vector of the knee's extension (sensor frame)
+    decided_s: float  # data time at which the rep was known to be over (metrics use no later data)
 
 
 @dataclass
@@ -142,6 +143,7 @@ class RepDetector:
         self.set_no = 0
         self.prev_end_s = -np.inf
         self._prev_end_i = 0
+        self._head_decided_s = -np.inf
         self.axis_sum = np.zeros(3)  # sum of accepted reps' extension axes
         self.rejected: list[Rejected] = []
 
@@ -334,8 +336,12 @@ class RepDetector:
         return min(t_knee, max(_refined(h, h.cols.base + i, self.p.onset_dps, True), lo_t))
 
     def _head_end(self, t_knee_end: float, t_ready: float, final: bool) -> float | None:
-        """When the head came to rest after the knee (None: not known yet, wait for data)."""
+        """When the head came to rest after the knee (None: not known yet, wait for data).
+
+        Sets ``self._head_decided_s``: the head data time the answer needed.
+        """
         h = self.head
+        self._head_decided_s = t_knee_end
         if h is None or h.cols is None or len(h.cols) == 0:
             return t_knee_end
         p = self.p
@@ -348,6 +354,7 @@ class RepDetector:
             need = max(1, round(0.1 * (h.rate_hz or 100.0)))
             k = _first(_run_length(quiet) >= need)
             if k is not None:
+                self._head_decided_s = float(ht[a + k])
                 first_quiet = a + k - need + 1
                 if first_quiet == a:
                     return t_knee_end  # the head was already at rest
@@ -356,6 +363,7 @@ class RepDetector:
         if not (final or t_ready >= limit):
             return None  # the head may still come to rest within the tail window
         # moving all along (capped at the window) or no head data there (head absent)
+        self._head_decided_s = limit
         return float(ht[b - 1]) if b > a else t_knee_end
 
     def _try_finish(self, t_ready: float, final: bool) -> RepSegment | None:
@@ -367,7 +375,8 @@ class RepDetector:
         if head_end is None:
             return None
         end_s = max(t_knee_end, head_end)
-        seg = self._validate(cand, end_s)
+        decided = max(float(cols.at("t", min(cand.confirm_i, cols.end - 1))), self._head_decided_s)
+        seg = self._validate(cand, end_s, decided)
         next_onset = cand.confirm_i
         self.anchor_i = cand.confirm_i
         self.cand = None
@@ -384,7 +393,7 @@ class RepDetector:
         b = max(cand.knee_end_i, cand.knee_onset_i + 8) + 1
         return _lever_ok(self.shin, cand.knee_onset_i, b, self.anchor_i, axis, self.p)
 
-    def _validate(self, cand: _Candidate, end_s: float) -> RepSegment | None:
+    def _validate(self, cand: _Candidate, end_s: float, decided_s: float) -> RepSegment | None:
         p = self.p
         cols = self.shin.cols
         assert cols is not None
@@ -427,6 +436,7 @@ class RepDetector:
             anchor_i=self.anchor_i,
             pause_before_s=pause,
             excursion_axis=axis,
+            decided_s=decided_s,
         )
 
 
