@@ -273,13 +273,15 @@ def next_ping_delay_s(rng: np.random.Generator, since_start_s: float) -> float:
 class ArrivalClock:
     """Sample counter and session times for a device without timestamps or sequence numbers.
 
-    Each call to :meth:`assign` numbers the ``n`` samples of one notification. A silence longer
-    than ``jitter_s`` beyond the expected arrival counts as lost samples (shorter losses hide
-    in the jitter and cannot be told from it). Device time is ``index / rate_hz``; the session
-    time comes from a :class:`DeviceClock`, whose slope measures the real rate.
+    Each call to :meth:`assign` numbers the ``n`` samples of one notification. A packet later
+    than ``jitter_s`` beyond the fastest delivery seen counts as following lost samples, as
+    many as its lateness exceeds the typical (median) lateness; shorter losses hide in the
+    jitter (connection-event waits and resends) and cannot be told from it. Device time is
+    ``index / rate_hz``; session time comes from a :class:`DeviceClock`, whose slope measures
+    the real rate.
     """
 
-    def __init__(self, rate_hz: float, jitter_s: float = 0.06, **clock_kwargs: float) -> None:
+    def __init__(self, rate_hz: float, jitter_s: float = 0.15, **clock_kwargs: float) -> None:
         if rate_hz <= 0:
             raise ValueError("rate must be positive")
         self.rate_hz = float(rate_hz)
@@ -287,29 +289,38 @@ class ArrivalClock:
         self.clock = DeviceClock(**clock_kwargs)  # type: ignore[arg-type]
         self.next_index = 0
         self.inferred_lost = 0
+        self.gaps = 0
         self._last_arrival = math.nan
+        self._late: list[float] = []
 
     def assign(self, n: int, arrival_s: float) -> tuple[np.ndarray, np.ndarray]:
         """``(sample_index, device_time_s)`` for ``n`` samples that arrived at ``arrival_s``."""
         period = 1.0 / self.rate_hz
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if math.isfinite(self._last_arrival):
-            fit = self.clock.fit
-            if fit is not None and self.clock.ready:
-                # how late is this packet against the fastest delivery the fit allows?
-                late = arrival_s - float(fit((self.next_index + n - 1) * period))
-            else:
-                late = arrival_s - self._last_arrival - n * period
-            if late > self.jitter_s:
-                # the silence is longer than jitter explains: count the samples it held,
-                # centred on the middle of the jitter range, and re-anchor the clock on
-                # what arrives from now on (the count is only good to ± jitter/2)
-                step = period * (fit.slope if fit is not None else 1.0)
-                missed = max(1, round((late - self.jitter_s / 2) / step))
+        fit = self.clock.fit
+        if fit is not None and self.clock.ready:
+            # how late is this packet against the fastest delivery the fit allows?
+            late = arrival_s - float(fit((self.next_index + n - 1) * period))
+            typical = float(np.median(self._late)) if self._late else 0.0
+            if late > self.jitter_s + typical:
+                step = period * fit.slope
+                missed = max(1, round((late - typical) / step))
                 self.next_index += missed
                 self.inferred_lost += missed
-                self.clock.restart_segment()
+                self.gaps += 1
+                self.clock.restart_segment()  # the count is only good to ± the jitter
+            else:
+                self._late.append(late)
+                if len(self._late) > 400:
+                    del self._late[:200]
+        elif math.isfinite(self._last_arrival):
+            gap = arrival_s - self._last_arrival - n * period
+            if gap > self.jitter_s:
+                missed = max(1, round(gap / period))
+                self.next_index += missed
+                self.inferred_lost += missed
+                self.gaps += 1
         idx = np.arange(self.next_index, self.next_index + n, dtype=np.int64)
         self.next_index += n
         self._last_arrival = arrival_s

@@ -1,0 +1,95 @@
+"""Clock mapping: head–shin alignment under drift and BLE connection-event jitter; arrival timing."""
+
+import numpy as np
+import pytest
+
+from collector.clock import ArrivalClock, DeviceClock, lower_envelope_fit, next_ping_delay_s
+from tests.ble.linkmodel import LinkModel
+
+
+def stream(rng, drift_ppm, dur_s, rate=100.0, per=2, pings=True):
+    """Map one simulated strap online (with hold-back until ready): true and mapped times."""
+    true_t = 0.2 + np.arange(int(dur_s * rate)) / rate
+    off = rng.uniform(10, 4000)
+    dev = off + (1 + drift_ppm * 1e-6) * true_t
+    link = LinkModel.random(rng)  # connection interval 7.5–50 ms, batching, resends
+    starts = np.arange(0, len(true_t) - per, per)
+    arrivals = link.arrivals(true_t[starts + per - 1] + 3e-4, rng)
+    events = [(a, 0, s) for a, s in zip(arrivals, starts, strict=True)]
+    if pings:
+        sent, t = [], 0.0
+        while t < dur_s:
+            t += next_ping_delay_s(rng, t)
+            sent.append(t)
+        sent = np.array(sent)
+        got = link.downlink(sent, rng)
+        dev_got = off + (1 + drift_ppm * 1e-6) * got
+        events += [
+            (g + link.interval_s, 1, (d, s)) for g, d, s in zip(got, dev_got, sent, strict=True)
+        ]
+    events.sort(key=lambda e: e[0])
+    clk = DeviceClock(expect_sync=pings)
+    mapped = np.full(len(true_t), np.nan)
+    held = []
+    for _, kind, x in events:
+        if kind == 1:
+            clk.observe_sync(*x)
+            continue
+        clk.observe(dev[x + per - 1], _)
+        held.append(slice(x, x + per))
+        if clk.ready:
+            for h in held:
+                mapped[h] = clk.map(dev[h])
+            held = []
+    ok = ~np.isnan(mapped)
+    assert np.all(np.diff(mapped[ok]) > 0)  # never backwards
+    return true_t[ok], mapped[ok] - true_t[ok], link
+
+
+def alignment_ms(seed, dur_s=120.0, pings=True):
+    rng = np.random.default_rng(seed)
+    ts, es, _ = stream(rng, +100, dur_s, pings=pings)
+    th, eh, _ = stream(rng, -100, dur_s, pings=pings)
+    grid = np.arange(max(ts[0], th[0]), min(ts[-1], th[-1]), 0.01)
+    return np.abs(np.interp(grid, th, eh) - np.interp(grid, ts, es)) * 1e3, ts[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_head_shin_alignment_within_2ms_with_drift_and_jitter(seed):
+    err, first = alignment_ms(seed)
+    assert err.max() <= 2.0
+    assert first < 3.0  # warm-up (hold-back) is short
+
+
+def test_arrival_only_mapping_is_biased_by_phase_lock():
+    # Without pings the envelope of arrivals can stay late by part of a connection interval
+    # when the notification period locks to it: why the strap answers time-sync pings.
+    worst = max(alignment_ms(s, 60.0, pings=False)[0].max() for s in range(4))
+    assert worst > 2.0
+
+
+def test_lower_envelope_fit_recovers_line_under_positive_noise():
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(0, 100, 2000))
+    y = 3.0 + 1.0001 * x + rng.exponential(0.01, len(x))
+    a, b = lower_envelope_fit(x, y)
+    assert a == pytest.approx(3.0, abs=2e-4) and b == pytest.approx(1.0001, abs=5e-6)
+
+
+def test_arrival_clock_estimates_rate_and_infers_long_gaps():
+    rng = np.random.default_rng(2)
+    rate, true_rate = 100.0, 100.0 * (1 + 300e-6)
+    t = np.arange(6000) / true_rate
+    keep = np.ones(len(t), bool)
+    keep[3000:3050] = False  # half a second lost
+    link = LinkModel.random(rng)
+    arr = link.arrivals(t + 3e-4, rng)
+    clk = ArrivalClock(rate)
+    idx_out = []
+    for i in np.flatnonzero(keep):
+        idx, _ = clk.assign(1, arr[i])
+        idx_out.append(idx[0])
+    jump = np.diff(idx_out).max()
+    assert abs(jump - 51) <= 4  # 50 lost, counted to ± the typical jitter
+    assert clk.gaps == 1  # resends and batching are not taken for losses
+    assert clk.clock.fit.drift_ppm == pytest.approx(-300, abs=60)
