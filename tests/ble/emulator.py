@@ -1,0 +1,785 @@
+"""An emulated BlueZ (``org.bluez`` on a private D-Bus) serving simulated IMU peripherals.
+
+Run as ``python -m tests.ble.emulator --bus ADDRESS --config FILE``; it prints ``READY`` once it
+owns ``org.bluez``. It serves what bleak's Linux backend uses (BLE-EMULATION.md): the object
+manager, ``Adapter1`` discovery, ``Device1`` connect/disconnect, ``GattService1`` and
+``GattCharacteristic1`` read/write/notify, with BlueZ-shaped object paths. Peripherals speak our
+strap profile, WitMotion's or Movella DOT's, with motion from the physically modelled simulator,
+a drifting device clock, BLE connection-event timing (``linkmodel.py``) and injectable faults.
+Tests steer it through ``org.flossmeter.Emulator1`` at ``/org/flossmeter/Emulator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from dbus_fast import BusType, Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from collector.kinematics import G_MPS2
+from collector.protocols import movella, strap, witmotion
+from collector.simulator import SimConfig, simulate
+from tests.ble.linkmodel import LinkModel
+
+ADAPTER = "/org/bluez/hci0"
+OM = "org.freedesktop.DBus.ObjectManager"
+PROPS = "org.freedesktop.DBus.Properties"
+DEVICE = "org.bluez.Device1"
+SERVICE = "org.bluez.GattService1"
+CHAR = "org.bluez.GattCharacteristic1"
+CONTROL_PATH = "/org/flossmeter/Emulator"
+CONTROL_IFACE = "org.flossmeter.Emulator1"
+ERR_FAILED = "org.bluez.Error.Failed"
+
+
+@dataclass
+class Faults:
+    """What can go wrong with one peripheral (probabilities per packet; times in s)."""
+
+    drop_p: float = 0.0  # notifications generated but never delivered
+    malformed_p: float = 0.0  # notifications garbled on the way
+    connect_delay_s: float = 0.0  # a slow Connect
+    ci_s: float | None = None  # connection interval (None: random in 7.5–50 ms)
+    stack_jitter_s: float = 0.0005
+    retransmit_p: float = 0.05
+
+
+_SIM_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def sim_stream(sim: dict[str, Any], role: str, rate: float, acc_g: float, gyro_dps: float) -> Any:
+    """A simulated strap stream at this rate and ranges (cached: deterministic by seed)."""
+    key = (json.dumps(sim, sort_keys=True), role, rate, acc_g, gyro_dps)
+    if key not in _SIM_CACHE:
+        cfg = SimConfig(
+            **{"sets": 1, "reps_per_set": 4, "variety": "clean", "fidgets": False, **sim},
+            rate_hz=min(max(rate, 25.0), 400.0),
+            acc_range_g=acc_g,
+            gyro_range_dps=gyro_dps,
+        )
+        _SIM_CACHE[key] = simulate(cfg).streams[role]
+    return _SIM_CACHE[key]
+
+
+class Peripheral:
+    """One emulated device: advertising data, GATT table, device clock, stream and faults."""
+
+    kind = ""
+    services: list[tuple[str, list[tuple[str, list[str]]]]] = []
+
+    def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
+        self.emu = emu
+        self.cfg = cfg
+        self.address: str = cfg["address"].upper()
+        self.name: str = cfg.get("name", "")
+        self.path = f"{ADAPTER}/dev_{self.address.replace(':', '_')}"
+        self.rng = np.random.default_rng(cfg.get("seed", 0) + 7919)
+        self.faults = Faults(**cfg.get("faults", {}))
+        self.drift = cfg.get("drift_ppm", 0.0) * 1e-6
+        self.clock_offset_s = cfg.get("clock_offset_s", float(self.rng.uniform(10, 4000)))
+        self.sim = cfg.get("sim", {"seed": cfg.get("seed", 0)})
+        self.role = cfg.get("stream", "shin")
+        self.connected = False
+        self.away_until = 0.0
+        self.advertising = cfg.get("advertising", True)
+        self.chars: dict[str, str] = {}  # uuid → path
+        self.notifying: set[str] = set()
+        self.link = LinkModel()
+        self._last_event = -math.inf
+        self.stream_task: asyncio.Task[None] | None = None
+        self.tap_at: float | None = None
+        self.stats: dict[str, Any] = {
+            "connects": 0, "disconnects": 0, "sent": 0, "dropped": 0, "malformed": 0,
+            "writes": [], "streams": [],
+        }  # fmt: skip
+
+    # -- time --------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Emulator session time (s since the emulator booted)."""
+        return time.monotonic() - self.emu.t_boot
+
+    def device_time(self, tau: float) -> float:
+        """The device clock (s) at emulator time ``tau``."""
+        return self.clock_offset_s + (1.0 + self.drift) * tau
+
+    def emu_time(self, device_s: float) -> float:
+        """Emulator time at which the device clock reads ``device_s``."""
+        return (device_s - self.clock_offset_s) / (1.0 + self.drift)
+
+    def uplink_time(self, ready: float) -> float:
+        """When a notification ready at ``ready`` reaches the host (connection events)."""
+        t = float(self.link.arrivals(np.array([ready]), self.rng)[0])
+        self._last_event = max(self._last_event, t)
+        return self._last_event
+
+    def downlink_time(self, sent: float) -> float:
+        """When a write sent by the host at ``sent`` reaches the device."""
+        return float(self.link.downlink(np.array([sent]), self.rng)[0])
+
+    # -- GATT ---------------------------------------------------------------------------------
+
+    def on_connect(self) -> None:
+        f = self.faults
+        ci = f.ci_s if f.ci_s is not None else None
+        rnd = LinkModel.random(self.rng)
+        self.link = LinkModel(
+            interval_s=ci or rnd.interval_s,
+            phase_s=float(self.rng.uniform(0, ci or rnd.interval_s)) + self.now(),
+            stack_jitter_s=f.stack_jitter_s,
+            retransmit_p=f.retransmit_p,
+        )
+        self._last_event = -math.inf
+
+    def on_disconnect(self) -> None:
+        if self.stream_task is not None:
+            self.stream_task.cancel()
+            self.stream_task = None
+        self.notifying.clear()
+
+    def read(self, uuid: str) -> bytes:
+        return b""
+
+    def write(self, uuid: str, data: bytes) -> None:
+        pass
+
+    def notify_changed(self, uuid: str, on: bool) -> None:
+        pass
+
+    def notify(self, uuid: str, data: bytes) -> None:
+        """Send one notification now (if the host subscribed)."""
+        if uuid in self.notifying and self.connected:
+            self.emu.send_value(self.chars[uuid], data)
+
+    async def notify_at(self, uuid: str, when: float, data: bytes) -> None:
+        delay = when - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.notify(uuid, data)
+
+    def garble(self, data: bytes) -> bytes:
+        """A corrupted notification: truncated, extended or overwritten."""
+        how = int(self.rng.integers(3))
+        if how == 0:
+            return data[: max(1, len(data) // 2)]
+        if how == 1:
+            return data + bytes(self.rng.integers(0, 256, 3, dtype=np.uint8))
+        return bytes(self.rng.integers(0, 256, len(data), dtype=np.uint8))
+
+    def tap(self) -> None:
+        """A finger tap on the strap: a sharp jolt in the acceleration for 60 ms."""
+        self.tap_at = self.now()
+
+    def tap_jolt_g(self, tau: np.ndarray) -> np.ndarray:
+        if self.tap_at is None:
+            return np.zeros(len(tau))
+        dt = tau - self.tap_at
+        return np.where((dt >= 0) & (dt < 0.06), 3.0 * np.sin(np.pi * dt / 0.06), 0.0)
+
+
+class StrapPeripheral(Peripheral):
+    """Our strap (``firmware_specs/flossmeter_strap.json``)."""
+
+    kind = "strap"
+    services = [
+        (strap.SERVICE_UUID, [(strap.DATA_UUID, ["notify"]),
+                              (strap.CONTROL_UUID, ["read", "write", "notify"])]),
+        ("0000180f-0000-1000-8000-00805f9b34fb", [(strap.BATTERY_LEVEL_UUID, ["read", "notify"])]),
+        ("0000180a-0000-1000-8000-00805f9b34fb", [(strap.FIRMWARE_REVISION_UUID, ["read"]),
+                                                  (strap.MODEL_NUMBER_UUID, ["read"])]),
+    ]  # fmt: skip
+
+    def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
+        super().__init__(emu, cfg)
+        self.rate = 100
+        self.acc_code, self.gyro_code = 3, 4
+        self.streaming = False
+        self.seq = 0
+        self.uuids = [strap.SERVICE_UUID]
+        self.override_rate = cfg.get("rate_hz")  # benchmark: rates beyond the profile
+
+    def read(self, uuid: str) -> bytes:
+        if uuid == strap.CONTROL_UUID:
+            st = strap.StrapState(
+                self.streaming, self.rate, strap.ACC_RANGES_G[self.acc_code],
+                strap.GYRO_RANGES_DPS[self.gyro_code], 0,
+            )  # fmt: skip
+            return strap.encode_state(st)
+        if uuid == strap.BATTERY_LEVEL_UUID:
+            return bytes([87])
+        if uuid == strap.FIRMWARE_REVISION_UUID:
+            return b"1.2.0-emu"
+        if uuid == strap.MODEL_NUMBER_UUID:
+            return b"FM-STRAP-1"
+        return b""
+
+    def write(self, uuid: str, data: bytes) -> None:
+        if uuid != strap.CONTROL_UUID or not data:
+            return
+        op, ok = data[0], 0
+        self.stats["writes"].append(data.hex())
+        if op == strap.OPCODES["start"]:
+            self.start_stream()
+        elif op == strap.OPCODES["stop"]:
+            self.stop_stream()
+        elif op == strap.OPCODES["set_rate"] and len(data) >= 3:
+            r = struct.unpack_from("<H", data, 1)[0]
+            ok = 0 if strap.RATE_MIN_HZ <= r <= strap.RATE_MAX_HZ else 1
+            if not ok:
+                self.rate = r
+        elif op == strap.OPCODES["set_ranges"] and len(data) >= 3:
+            ok = 0 if data[1] in strap.ACC_RANGES_G and data[2] in strap.GYRO_RANGES_DPS else 1
+            if not ok:
+                self.acc_code, self.gyro_code = data[1], data[2]
+        elif op == strap.OPCODES["identify"]:
+            pass
+        elif op == strap.OPCODES["time_sync"] and len(data) >= 5:
+            token = struct.unpack_from("<I", data, 1)[0]
+            got = self.downlink_time(self.now())
+            t_us = int(round(self.device_time(got) * 1e6)) & 0xFFFFFFFF
+            reply = struct.pack("<BBII", op | strap.RESPONSE_FLAG, 0, token, t_us)
+            when = self.uplink_time(got + 0.0003)
+            asyncio.get_running_loop().create_task(self.notify_at(strap.CONTROL_UUID, when, reply))
+            return
+        else:
+            ok = 3
+        self.notify(strap.CONTROL_UUID, bytes([op | strap.RESPONSE_FLAG, ok]))
+
+    def start_stream(self) -> None:
+        if self.streaming:
+            return
+        self.streaming = True
+        self.stream_task = asyncio.get_running_loop().create_task(self._stream())
+
+    def stop_stream(self) -> None:
+        self.streaming = False
+        if self.stream_task is not None:
+            self.stream_task.cancel()
+            self.stream_task = None
+
+    def on_disconnect(self) -> None:
+        super().on_disconnect()
+        self.streaming = False
+
+    async def _stream(self) -> None:
+        rate = float(self.override_rate or self.rate)
+        acc_g, gyro = strap.ACC_RANGES_G[self.acc_code], strap.GYRO_RANGES_DPS[self.gyro_code]
+        s = sim_stream(self.sim, self.role, rate, acc_g, gyro)
+        n_sim = len(s.acc_counts)
+        per = (
+            strap.samples_per_packet(rate)
+            if not self.cfg.get("per_packet")
+            else int(self.cfg["per_packet"])
+        )
+        period_ns = int(round(1e9 / rate))
+        dev_now = self.device_time(self.now())
+        first = getattr(self, "_first_stream", None)
+        if first is not None and first[1] == rate:
+            # the counter keeps running through a disconnection (the strap keeps sampling)
+            j0 = int(math.ceil((dev_now - first[0]) * rate))
+            dev0 = first[0] + j0 / rate
+        else:
+            self._first_stream = (dev_now, rate)
+            j0, dev0 = 0, dev_now
+        self.stats["streams"].append(
+            {"first_index": j0, "device_t0_s": dev0, "rate_hz": rate, "per_packet": per}
+        )
+        lsb_acc = acc_g * G_MPS2 / 32768.0
+        k = 0
+        while True:
+            j = j0 + k * per
+            dev_t = dev0 + (k * per + np.arange(per)) / rate
+            tau = self.emu_time(dev_t)
+            ready = float(tau[-1]) + 0.0003
+            idx = (j + np.arange(per)) % n_sim
+            acc = s.acc_counts[idx].astype(np.int32)
+            jolt = self.tap_jolt_g(tau)
+            if jolt.any():
+                acc[:, 0] += np.rint(jolt * G_MPS2 / lsb_acc).astype(np.int32)
+            acc = np.clip(acc, -32768, 32767)
+            pkt = strap.encode(
+                j, int(round(float(dev_t[0]) * 1e6)), period_ns, acc, s.gyro_counts[idx],
+                self.acc_code, self.gyro_code,
+            )  # fmt: skip
+            self.seq = j + per
+            k += 1
+            when = self.uplink_time(ready)
+            delay = when - self.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.rng.random() < self.faults.drop_p:
+                self.stats["dropped"] += 1
+                continue
+            if self.rng.random() < self.faults.malformed_p:
+                self.stats["malformed"] += 1
+                pkt = self.garble(pkt)
+            self.notify(strap.DATA_UUID, pkt)
+            self.stats["sent"] += 1
+
+
+class WitMotionPeripheral(Peripheral):
+    """A WitMotion WT901BLECL-style IMU: streams ``55 61`` packets as soon as subscribed."""
+
+    kind = "witmotion"
+    services = [
+        (witmotion.SERVICE_UUID, [(witmotion.NOTIFY_UUID, ["notify", "read"]),
+                                  (witmotion.WRITE_UUID, ["write-without-response", "write"])]),
+    ]  # fmt: skip
+    CODE_HZ = {0x01: 0.2, 0x02: 0.5, 0x03: 1, 0x04: 2, 0x05: 5, 0x06: 10, 0x07: 20, 0x08: 50,
+               0x09: 100, 0x0B: 200}  # fmt: skip
+
+    def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
+        super().__init__(emu, cfg)
+        self.rate_code = 0x06
+        self.unlocked_until = -1.0
+        self.uuids = [witmotion.SERVICE_UUID] if cfg.get("advertise_uuid", False) else []
+        self.count = 0
+
+    def write(self, uuid: str, data: bytes) -> None:
+        if uuid != witmotion.WRITE_UUID:
+            return
+        self.stats["writes"].append(data.hex())
+        if data == witmotion.UNLOCK:
+            self.unlocked_until = self.now() + 10.0
+        elif len(data) == 5 and data[:2] == b"\xff\xaa":
+            reg, lo, hi = data[2], data[3], data[4]
+            if reg == 0x27:
+                if lo == witmotion.REG_RATE:
+                    self.notify(witmotion.NOTIFY_UUID,
+                                witmotion.encode_register_reply(lo, [self.rate_code]))  # fmt: skip
+            elif reg == witmotion.REG_RATE and self.now() < self.unlocked_until:
+                if lo in self.CODE_HZ:
+                    self.rate_code = lo
+                    self._restart()
+
+    def notify_changed(self, uuid: str, on: bool) -> None:
+        if uuid == witmotion.NOTIFY_UUID and on and self.stream_task is None:
+            self.stream_task = asyncio.get_running_loop().create_task(self._stream())
+
+    def _restart(self) -> None:
+        if self.stream_task is not None:
+            self.stream_task.cancel()
+            self.stream_task = asyncio.get_running_loop().create_task(self._stream())
+
+    async def _stream(self) -> None:
+        rate = float(self.CODE_HZ[self.rate_code])
+        s = sim_stream(self.sim, self.role, max(rate, 25.0), 16.0, 2000.0)
+        n_sim = len(s.acc_counts)
+        tau0 = self.now()
+        k = 0
+        while True:
+            tau = tau0 + k / (rate * (1.0 + self.drift))
+            i = self.count % n_sim
+            acc = s.acc_counts[i].astype(np.float64)
+            roll = math.degrees(math.atan2(acc[1], acc[2]))
+            pitch = math.degrees(math.atan2(-acc[0], math.hypot(acc[1], acc[2])))
+            ang = np.rint(np.array([roll, pitch, 0.0]) / 180.0 * 32768).clip(-32768, 32767)
+            pkt = witmotion.encode(s.acc_counts[i], s.gyro_counts[i], ang)
+            self.count += 1
+            k += 1
+            when = self.uplink_time(tau + 0.0003)
+            delay = when - self.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.rng.random() < self.faults.drop_p:
+                self.stats["dropped"] += 1
+                continue
+            if self.rng.random() < self.faults.malformed_p:
+                self.stats["malformed"] += 1
+                pkt = self.garble(pkt)
+            self.notify(witmotion.NOTIFY_UUID, pkt)
+            self.stats["sent"] += 1
+
+
+class MovellaPeripheral(Peripheral):
+    """A Movella DOT streaming payload mode 21 ("rate quantities") on the medium payload."""
+
+    kind = "movella"
+    services = [
+        (movella.CONFIG_SERVICE_UUID, [(movella.DEVICE_INFO_UUID, ["read"]),
+                                       (movella.DEVICE_CONTROL_UUID, ["read", "write"])]),
+        (movella.MEASUREMENT_SERVICE_UUID, [(movella.CONTROL_UUID, ["read", "write"]),
+                                            (movella.MEDIUM_PAYLOAD_UUID, ["notify"])]),
+        (movella.BATTERY_SERVICE_UUID, [(movella.BATTERY_UUID, ["read", "notify"])]),
+    ]  # fmt: skip
+
+    def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
+        super().__init__(emu, cfg)
+        self.rate = movella.DEFAULT_RATE_HZ
+        self.mode = 0
+        self.uuids = []
+        self.manufacturer = {movella.COMPANY_ID: b"\x01\x02"}
+
+    def read(self, uuid: str) -> bytes:
+        if uuid == movella.DEVICE_INFO_UUID:
+            return movella.encode_device_info(self.address, (2, 6, 0), 12345678)
+        if uuid == movella.DEVICE_CONTROL_UUID:
+            out = bytearray(32)
+            struct.pack_into("<H", out, 24, self.rate)
+            return bytes(out)
+        if uuid == movella.CONTROL_UUID:
+            return bytes([1, int(self.stream_task is not None), self.mode])
+        if uuid == movella.BATTERY_UUID:
+            return bytes([64, 0])
+        return b""
+
+    def write(self, uuid: str, data: bytes) -> None:
+        self.stats["writes"].append(data.hex())
+        if uuid == movella.DEVICE_CONTROL_UUID and len(data) == 32 and data[0] & 0x10:
+            r = struct.unpack_from("<H", data, 24)[0]
+            if r in movella.STREAM_RATES_HZ and self.stream_task is None:
+                self.rate = r
+        elif uuid == movella.CONTROL_UUID and len(data) == 3 and data[0] == 1:
+            if data[1] == 1 and movella.MEDIUM_PAYLOAD_UUID in self.notifying:
+                self.mode = data[2]
+                if self.stream_task is None:
+                    self.stream_task = asyncio.get_running_loop().create_task(self._stream())
+            elif data[1] == 0 and self.stream_task is not None:
+                self.stream_task.cancel()
+                self.stream_task = None
+
+    async def _stream(self) -> None:
+        rate = float(self.rate)
+        s = sim_stream(self.sim, self.role, max(rate, 25.0), 16.0, 2000.0)
+        n_sim = len(s.acc_counts)
+        dev0 = self.device_time(self.now())
+        self.stats["streams"].append({"device_t0_s": dev0, "rate_hz": rate})
+        k = 0
+        while True:
+            dev_t = dev0 + k / rate
+            tau = self.emu_time(dev_t)
+            i = k % n_sim
+            pkt = movella.encode(int(round(dev_t * 1e6)), s.acc_mps2[i], s.gyro_dps[i])
+            k += 1
+            when = self.uplink_time(tau + 0.0003)
+            delay = when - self.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.rng.random() < self.faults.drop_p:
+                self.stats["dropped"] += 1
+                continue
+            if self.rng.random() < self.faults.malformed_p:
+                self.stats["malformed"] += 1
+                pkt = self.garble(pkt)
+            self.notify(movella.MEDIUM_PAYLOAD_UUID, pkt)
+            self.stats["sent"] += 1
+
+
+class OtherPeripheral(Peripheral):
+    """Some other BLE device (a heart-rate band): not a sensor flossmeter supports."""
+
+    kind = "other"
+    services = [("0000180d-0000-1000-8000-00805f9b34fb",
+                 [("00002a37-0000-1000-8000-00805f9b34fb", ["notify"])])]  # fmt: skip
+
+    def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
+        super().__init__(emu, cfg)
+        self.uuids = ["0000180d-0000-1000-8000-00805f9b34fb"]
+
+
+KINDS = {
+    c.kind: c for c in (StrapPeripheral, WitMotionPeripheral, MovellaPeripheral, OtherPeripheral)
+}
+
+
+@dataclass
+class Emulator:
+    """The ``org.bluez`` service: object tree, method handlers, signals, the control API."""
+
+    bus: MessageBus
+    config: dict[str, Any]
+    t_boot: float = field(default_factory=time.monotonic)
+    objects: dict[str, dict[str, dict[str, Variant]]] = field(default_factory=dict)
+    devices: dict[str, Peripheral] = field(default_factory=dict)  # path → peripheral
+    discovering: bool = False
+    char_owner: dict[str, tuple[Peripheral, str]] = field(default_factory=dict)
+
+    def setup(self) -> None:
+        if self.config.get("adapter", True):
+            self.objects[ADAPTER] = {
+                "org.bluez.Adapter1": {
+                    "Address": Variant("s", "00:1A:7D:DA:71:13"),
+                    "Name": Variant("s", "emulated"),
+                    "Alias": Variant("s", "emulated"),
+                    "Powered": Variant("b", self.config.get("powered", True)),
+                    "Discovering": Variant("b", False),
+                    "Roles": Variant("as", ["central", "peripheral"]),
+                }
+            }
+        for cfg in self.config.get("devices", []):
+            dev = KINDS[cfg["kind"]](self, cfg)
+            self.devices[dev.path] = dev
+            if self.config.get("known", True) and ADAPTER in self.objects:
+                self.objects[dev.path] = {DEVICE: self._device_props(dev)}
+        self.bus.add_message_handler(self.handle)
+        asyncio.get_running_loop().create_task(self._advertise())
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _device_props(self, dev: Peripheral) -> dict[str, Variant]:
+        props = {
+            "Address": Variant("s", dev.address),
+            "AddressType": Variant("s", "random"),
+            "Name": Variant("s", dev.name),
+            "Alias": Variant("s", dev.name or dev.address.replace(":", "-")),
+            "Adapter": Variant("o", ADAPTER),
+            "Connected": Variant("b", False),
+            "ServicesResolved": Variant("b", False),
+            "Paired": Variant("b", False),
+            "Trusted": Variant("b", False),
+            "Blocked": Variant("b", False),
+            "LegacyPairing": Variant("b", False),
+            "UUIDs": Variant("as", list(getattr(dev, "uuids", []))),
+            "RSSI": Variant("n", int(dev.cfg.get("rssi", -60))),
+        }
+        if not dev.name:
+            del props["Name"]
+        manuf = getattr(dev, "manufacturer", None)
+        if manuf:
+            props["ManufacturerData"] = Variant(
+                "a{qv}", {k: Variant("ay", v) for k, v in manuf.items()}
+            )
+        return props
+
+    def signal(self, path: str, iface: str, member: str, sig: str, body: list[Any]) -> None:
+        self.bus.send(Message.new_signal(path, iface, member, sig, body))
+
+    def set_props(self, path: str, iface: str, changed: dict[str, Variant]) -> None:
+        self.objects.setdefault(path, {}).setdefault(iface, {}).update(changed)
+        self.signal(path, PROPS, "PropertiesChanged", "sa{sv}as", [iface, changed, []])
+
+    def send_value(self, char_path: str, data: bytes) -> None:
+        """A notification: ``PropertiesChanged(Value)`` on the characteristic."""
+        self.signal(
+            char_path, PROPS, "PropertiesChanged", "sa{sv}as",
+            [CHAR, {"Value": Variant("ay", data)}, []],
+        )  # fmt: skip
+
+    def add_device_object(self, dev: Peripheral) -> None:
+        if dev.path not in self.objects:
+            props = self._device_props(dev)
+            self.objects[dev.path] = {DEVICE: props}
+            self.signal("/", OM, "InterfacesAdded", "oa{sa{sv}}", [dev.path, {DEVICE: props}])
+
+    async def _advertise(self) -> None:
+        """While discovering, each advertising device reports RSSI about every 100 ms."""
+        while True:
+            await asyncio.sleep(0.1)
+            if not self.discovering:
+                continue
+            now = time.monotonic() - self.t_boot
+            for dev in self.devices.values():
+                if dev.connected or not dev.advertising or now < dev.away_until:
+                    continue
+                if dev.path not in self.objects:
+                    self.add_device_object(dev)
+                    continue
+                rssi = int(dev.cfg.get("rssi", -60)) + int(dev.rng.integers(-3, 4))
+                self.set_props(dev.path, DEVICE, {"RSSI": Variant("n", rssi)})
+
+    # -- connection life cycle ----------------------------------------------------------------
+
+    def _gatt_objects(self, dev: Peripheral) -> dict[str, dict[str, dict[str, Variant]]]:
+        objs: dict[str, dict[str, dict[str, Variant]]] = {}
+        handle = 0x0010
+        for suuid, chars in dev.services:
+            spath = f"{dev.path}/service{handle:04x}"
+            objs[spath] = {
+                SERVICE: {
+                    "UUID": Variant("s", suuid),
+                    "Device": Variant("o", dev.path),
+                    "Primary": Variant("b", True),
+                }
+            }
+            handle += 1
+            for cuuid, flags in chars:
+                cpath = f"{spath}/char{handle:04x}"
+                objs[cpath] = {
+                    CHAR: {
+                        "UUID": Variant("s", cuuid),
+                        "Service": Variant("o", spath),
+                        "Value": Variant("ay", b""),
+                        "Notifying": Variant("b", False),
+                        "Flags": Variant("as", flags),
+                        "MTU": Variant("q", 247),
+                    }
+                }
+                dev.chars[cuuid] = cpath
+                self.char_owner[cpath] = (dev, cuuid)
+                handle += 2
+            handle = (handle + 0x10) & ~0x0F
+        return objs
+
+    async def connect(self, msg: Message, dev: Peripheral) -> None:
+        if dev.faults.connect_delay_s:
+            await asyncio.sleep(dev.faults.connect_delay_s)
+        now = time.monotonic() - self.t_boot
+        if now < dev.away_until or not dev.advertising:
+            await asyncio.sleep(0.2)
+            self.bus.send(Message.new_error(msg, ERR_FAILED, "le-connection-timeout"))
+            return
+        if not dev.connected:
+            dev.connected = True
+            dev.stats["connects"] += 1
+            dev.on_connect()
+            self.set_props(dev.path, DEVICE, {"Connected": Variant("b", True)})
+            for path, ifaces in self._gatt_objects(dev).items():
+                self.objects[path] = ifaces
+                self.signal("/", OM, "InterfacesAdded", "oa{sa{sv}}", [path, ifaces])
+            self.set_props(dev.path, DEVICE, {"ServicesResolved": Variant("b", True)})
+        self.bus.send(Message.new_method_return(msg))
+
+    def disconnect(self, dev: Peripheral, away_s: float = 0.0) -> None:
+        """Drop the link (remote drop or host request); away: not advertising for a while."""
+        if away_s:
+            dev.away_until = time.monotonic() - self.t_boot + away_s
+        if not dev.connected:
+            return
+        dev.connected = False
+        dev.stats["disconnects"] += 1
+        dev.on_disconnect()
+        self.set_props(dev.path, DEVICE, {"ServicesResolved": Variant("b", False)})
+        self.set_props(dev.path, DEVICE, {"Connected": Variant("b", False)})
+        gatt = sorted((p for p in self.objects if p.startswith(dev.path + "/")), reverse=True)
+        for path in gatt:
+            ifaces = list(self.objects.pop(path))
+            self.char_owner.pop(path, None)
+            self.signal("/", OM, "InterfacesRemoved", "oas", [path, ifaces])
+        dev.chars.clear()
+
+    # -- D-Bus dispatch -----------------------------------------------------------------------
+
+    def handle(self, msg: Message) -> Message | bool | None:
+        if msg.message_type != MessageType.METHOD_CALL:
+            return None
+        path, iface, member = msg.path or "", msg.interface, msg.member
+        try:
+            if iface == OM and member == "GetManagedObjects":
+                return Message.new_method_return(msg, "a{oa{sa{sv}}}", [self.objects])
+            if iface == PROPS:
+                return self._props(msg)
+            if iface == "org.bluez.Adapter1" and path == ADAPTER:
+                if member in ("SetDiscoveryFilter", "RemoveDevice"):
+                    return Message.new_method_return(msg)
+                if member in ("StartDiscovery", "StopDiscovery"):
+                    self.discovering = member == "StartDiscovery"
+                    self.set_props(ADAPTER, "org.bluez.Adapter1",
+                                   {"Discovering": Variant("b", self.discovering)})  # fmt: skip
+                    return Message.new_method_return(msg)
+            if iface == DEVICE and path in self.devices:
+                dev = self.devices[path]
+                if member == "Connect":
+                    asyncio.get_running_loop().create_task(self.connect(msg, dev))
+                    return True
+                if member == "Disconnect":
+                    self.disconnect(dev)
+                    return Message.new_method_return(msg)
+            if iface == CHAR and path in self.char_owner:
+                return self._char(msg, *self.char_owner[path])
+            if iface == CONTROL_IFACE and path == CONTROL_PATH:
+                return self._control(msg)
+        except Exception as e:  # an emulator bug must show up in the test, not hang it
+            return Message.new_error(msg, ERR_FAILED, f"emulator: {e!r}")
+        if path in self.objects or path in self.devices or path == CONTROL_PATH:
+            return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", member)
+        return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownObject", path)
+
+    def _props(self, msg: Message) -> Message:
+        if msg.member == "GetAll":
+            return Message.new_method_return(
+                msg, "a{sv}", [self.objects.get(msg.path or "", {}).get(msg.body[0], {})]
+            )
+        if msg.member == "Get":
+            v = self.objects.get(msg.path or "", {}).get(msg.body[0], {}).get(msg.body[1])
+            if v is None:
+                return Message.new_error(msg, "org.freedesktop.DBus.Error.InvalidArgs", "no")
+            return Message.new_method_return(msg, "v", [v])
+        return Message.new_method_return(msg)
+
+    def _char(self, msg: Message, dev: Peripheral, uuid: str) -> Message:
+        if not dev.connected:
+            return Message.new_error(msg, ERR_FAILED, "Not connected")
+        if msg.member == "ReadValue":
+            return Message.new_method_return(msg, "ay", [dev.read(uuid)])
+        if msg.member == "WriteValue":
+            dev.write(uuid, bytes(msg.body[0]))
+            return Message.new_method_return(msg)
+        if msg.member in ("StartNotify", "StopNotify"):
+            on = msg.member == "StartNotify"
+            (dev.notifying.add if on else dev.notifying.discard)(uuid)
+            self.set_props(msg.path or "", CHAR, {"Notifying": Variant("b", on)})
+            dev.notify_changed(uuid, on)
+            return Message.new_method_return(msg)
+        return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", msg.member)
+
+    def _by_address(self, address: str) -> Peripheral:
+        for dev in self.devices.values():
+            if dev.address == address.upper():
+                return dev
+        raise KeyError(address)
+
+    def _control(self, msg: Message) -> Message:
+        m, body = msg.member, msg.body
+        if m == "Drop":
+            self.disconnect(self._by_address(body[0]), float(body[1]))
+        elif m == "SetFaults":
+            dev = self._by_address(body[0])
+            for k, v in json.loads(body[1]).items():
+                setattr(dev.faults, k, v)
+        elif m == "SetAdvertising":
+            self._by_address(body[0]).advertising = bool(body[1])
+        elif m == "Tap":
+            self._by_address(body[0]).tap()
+        elif m == "Stats":
+            out = {
+                "t_boot": self.t_boot,
+                "devices": {
+                    d.address: {
+                        **d.stats, "drift_ppm": d.drift * 1e6, "clock_offset_s": d.clock_offset_s,
+                        "connected": d.connected, "ci_s": d.link.interval_s,
+                    }
+                    for d in self.devices.values()
+                },
+            }  # fmt: skip
+            return Message.new_method_return(msg, "s", [json.dumps(out)])
+        elif m == "Quit":
+            asyncio.get_running_loop().call_later(0.05, sys.exit, 0)
+        else:
+            return Message.new_error(msg, "org.freedesktop.DBus.Error.UnknownMethod", m)
+        return Message.new_method_return(msg)
+
+
+async def serve(address: str, config: dict[str, Any]) -> None:
+    """Connect to the bus at ``address``, own ``org.bluez`` and serve until killed."""
+    bus = await MessageBus(bus_address=address, bus_type=BusType.SYSTEM).connect()
+    emu = Emulator(bus, config)
+    emu.setup()
+    reply = await bus.request_name("org.bluez")
+    print(f"READY {reply}", flush=True)
+    await bus.wait_for_disconnect()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bus", required=True, help="D-Bus address of the private bus")
+    ap.add_argument("--config", required=True, help="JSON file: adapter, devices")
+    args = ap.parse_args()
+    with open(args.config) as f:
+        config = json.load(f)
+    try:
+        asyncio.run(serve(args.bus, config))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
