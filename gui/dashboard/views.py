@@ -23,6 +23,7 @@ from gui.dashboard.widgets import (
 
 FRAME_INTERVAL_MS = 16  # up to ~60 frames/s; a frame is drawn only when data changed
 CARDS_INTERVAL_S = 0.25  # strap rates and losses change every block; words need not
+INFO_ALERT_S = 8.0  # good news and notes leave the alert bar after this; problems stay
 
 
 class DashboardPanel(QtWidgets.QWidget):
@@ -62,6 +63,7 @@ class DashboardPanel(QtWidgets.QWidget):
         self._drawn_version = -1
         self._reps_shown = -1
         self._cards_at = 0.0
+        self._alert_since: tuple[object, float] | None = None
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.PreciseTimer)
         self.timer.timeout.connect(self.refresh)
@@ -111,7 +113,19 @@ class DashboardPanel(QtWidgets.QWidget):
             self._reps_shown = len(feed.reps)
             self.card.show_card(rep_card(feed.reps[-1]) if feed.reps else None)
             self.trend.show_reps(feed.reps)
-        self.alert.show_message(feed.alert)
+        self.alert.show_message(self._current_alert())
+
+    def _current_alert(self) -> tuple[str, str] | None:
+        alert = self.feed.alert
+        now = time.monotonic()
+        if alert is None or alert[1] == "poor":
+            self._alert_since = None
+            return alert
+        if self._alert_since is None or self._alert_since[0] is not alert:
+            self._alert_since = (alert, now)
+        if now - self._alert_since[1] > INFO_ALERT_S:
+            return None
+        return alert
 
     def state(self) -> dict[str, Any]:
         """What is on screen, for screenshots' side files and tests."""
