@@ -287,8 +287,9 @@ class BleSource:
         except (BleakError, TimeoutError, OSError, EOFError) as e:
             await _release(client)
             if first:
+                why = str(e) or type(e).__name__
                 raise CollectorError(
-                    f"cannot connect to {f.adv.name or f.adv.address} ({role}): {e or type(e).__name__}"
+                    f"cannot connect to {f.adv.name or f.adv.address} ({role}): {why}"
                 ) from None
             raise
         elapsed = time.monotonic() - t_start

@@ -154,7 +154,7 @@ class StrapLink(Link):
 
     async def setup(self, client: Any, name: str, address: str) -> list[SourceEvent]:
         events = []
-        rate = int(round(min(max(self.requested_rate_hz, strap.RATE_MIN_HZ), strap.RATE_MAX_HZ)))
+        rate = round(min(max(self.requested_rate_hz, strap.RATE_MIN_HZ), strap.RATE_MAX_HZ))
         if rate != self.requested_rate_hz:
             events.append(self._status(f"strap rate {self.requested_rate_hz:g} Hz → {rate} Hz"))
         self.rate_hz = float(rate)

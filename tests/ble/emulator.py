@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import struct
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from dbus_fast import BusType, Message, MessageType, Variant
@@ -74,7 +75,7 @@ class Peripheral:
     """One emulated device: advertising data, GATT table, device clock, stream and faults."""
 
     kind = ""
-    services: list[tuple[str, list[tuple[str, list[str]]]]] = []
+    services: tuple[tuple[str, list[tuple[str, list[str]]]], ...] = ()
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         self.emu = emu
@@ -190,13 +191,13 @@ class StrapPeripheral(Peripheral):
     """Our strap (``firmware_specs/flossmeter_strap.json``)."""
 
     kind = "strap"
-    services = [
+    services = (
         (strap.SERVICE_UUID, [(strap.DATA_UUID, ["notify"]),
                               (strap.CONTROL_UUID, ["read", "write", "notify"])]),
         ("0000180f-0000-1000-8000-00805f9b34fb", [(strap.BATTERY_LEVEL_UUID, ["read", "notify"])]),
         ("0000180a-0000-1000-8000-00805f9b34fb", [(strap.FIRMWARE_REVISION_UUID, ["read"]),
                                                   (strap.MODEL_NUMBER_UUID, ["read"])]),
-    ]  # fmt: skip
+    )  # fmt: skip
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -245,7 +246,7 @@ class StrapPeripheral(Peripheral):
         elif op == strap.OPCODES["time_sync"] and len(data) >= 5:
             token = struct.unpack_from("<I", data, 1)[0]
             got = self.downlink_time(self.now())
-            t_us = int(round(self.device_time(got) * 1e6)) & 0xFFFFFFFF
+            t_us = round(self.device_time(got) * 1e6) & 0xFFFFFFFF
             reply = struct.pack("<BBII", op | strap.RESPONSE_FLAG, 0, token, t_us)
             when = self.uplink_time(got + 0.0003)
             asyncio.get_running_loop().create_task(self.notify_at(strap.CONTROL_UUID, when, reply))
@@ -280,12 +281,12 @@ class StrapPeripheral(Peripheral):
             if not self.cfg.get("per_packet")
             else int(self.cfg["per_packet"])
         )
-        period_ns = int(round(1e9 / rate))
+        period_ns = round(1e9 / rate)
         dev_now = self.device_time(self.now())
         first = getattr(self, "_first_stream", None)
         if first is not None and first[1] == rate:
             # the counter keeps running through a disconnection (the strap keeps sampling)
-            j0 = int(math.ceil((dev_now - first[0]) * rate))
+            j0 = math.ceil((dev_now - first[0]) * rate)
             dev0 = first[0] + j0 / rate
         else:
             self._first_stream = (dev_now, rate)
@@ -307,7 +308,7 @@ class StrapPeripheral(Peripheral):
                 acc[:, 0] += np.rint(jolt * G_MPS2 / lsb_acc).astype(np.int32)
             acc = np.clip(acc, -32768, 32767)
             pkt = strap.encode(
-                j, int(round(float(dev_t[0]) * 1e6)), period_ns, acc, s.gyro_counts[idx],
+                j, round(float(dev_t[0]) * 1e6), period_ns, acc, s.gyro_counts[idx],
                 self.acc_code, self.gyro_code,
             )  # fmt: skip
             self.seq = j + per
@@ -330,12 +331,14 @@ class WitMotionPeripheral(Peripheral):
     """A WitMotion WT901BLECL-style IMU: streams ``55 61`` packets as soon as subscribed."""
 
     kind = "witmotion"
-    services = [
+    services = (
         (witmotion.SERVICE_UUID, [(witmotion.NOTIFY_UUID, ["notify", "read"]),
                                   (witmotion.WRITE_UUID, ["write-without-response", "write"])]),
-    ]  # fmt: skip
-    CODE_HZ = {0x01: 0.2, 0x02: 0.5, 0x03: 1, 0x04: 2, 0x05: 5, 0x06: 10, 0x07: 20, 0x08: 50,
-               0x09: 100, 0x0B: 200}  # fmt: skip
+    )  # fmt: skip
+    CODE_HZ: ClassVar[dict[int, float]] = {
+        0x01: 0.2, 0x02: 0.5, 0x03: 1, 0x04: 2, 0x05: 5, 0x06: 10, 0x07: 20, 0x08: 50,
+        0x09: 100, 0x0B: 200,
+    }  # fmt: skip
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -351,15 +354,21 @@ class WitMotionPeripheral(Peripheral):
         if data == witmotion.UNLOCK:
             self.unlocked_until = self.now() + 10.0
         elif len(data) == 5 and data[:2] == b"\xff\xaa":
-            reg, lo, hi = data[2], data[3], data[4]
+            reg, lo = data[2], data[3]
             if reg == 0x27:
                 if lo == witmotion.REG_RATE:
                     self.notify(witmotion.NOTIFY_UUID,
                                 witmotion.encode_register_reply(lo, [self.rate_code]))  # fmt: skip
-            elif reg == witmotion.REG_RATE and self.now() < self.unlocked_until:
-                if lo in self.CODE_HZ:
-                    self.rate_code = lo
-                    self._restart()
+            elif (
+                reg == witmotion.REG_RATE
+                and self.now() < self.unlocked_until
+                and lo in self.CODE_HZ
+            ):
+                self.rate_code = lo
+                self._restart()
+
+    def _unlocked(self) -> bool:
+        return self.now() < self.unlocked_until
 
     def notify_changed(self, uuid: str, on: bool) -> None:
         if uuid == witmotion.NOTIFY_UUID and on and self.stream_task is None:
@@ -404,13 +413,13 @@ class MovellaPeripheral(Peripheral):
     """A Movella DOT streaming payload mode 21 ("rate quantities") on the medium payload."""
 
     kind = "movella"
-    services = [
+    services = (
         (movella.CONFIG_SERVICE_UUID, [(movella.DEVICE_INFO_UUID, ["read"]),
                                        (movella.DEVICE_CONTROL_UUID, ["read", "write"])]),
         (movella.MEASUREMENT_SERVICE_UUID, [(movella.CONTROL_UUID, ["read", "write"]),
                                             (movella.MEDIUM_PAYLOAD_UUID, ["notify"])]),
         (movella.BATTERY_SERVICE_UUID, [(movella.BATTERY_UUID, ["read", "notify"])]),
-    ]  # fmt: skip
+    )  # fmt: skip
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -458,7 +467,7 @@ class MovellaPeripheral(Peripheral):
             dev_t = dev0 + k / rate
             tau = self.emu_time(dev_t)
             i = k % n_sim
-            pkt = movella.encode(int(round(dev_t * 1e6)), s.acc_mps2[i], s.gyro_dps[i])
+            pkt = movella.encode(round(dev_t * 1e6), s.acc_mps2[i], s.gyro_dps[i])
             k += 1
             when = self.uplink_time(tau + 0.0003)
             delay = when - self.now()
@@ -478,8 +487,8 @@ class OtherPeripheral(Peripheral):
     """Some other BLE device (a heart-rate band): not a sensor flossmeter supports."""
 
     kind = "other"
-    services = [("0000180d-0000-1000-8000-00805f9b34fb",
-                 [("00002a37-0000-1000-8000-00805f9b34fb", ["notify"])])]  # fmt: skip
+    services = (("0000180d-0000-1000-8000-00805f9b34fb",
+                 [("00002a37-0000-1000-8000-00805f9b34fb", ["notify"])]),)  # fmt: skip
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -775,10 +784,8 @@ def main() -> None:
     args = ap.parse_args()
     with open(args.config) as f:
         config = json.load(f)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.bus, config))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Test harness: a private dbus-daemon per test with the emulated BlueZ on it, and its controls.
 
-Use the ``bluez`` fixture (``from tests.ble.harness import bluez``): it starts a private bus,
+Use the ``bluez`` fixture (built on :func:`bluez_session`): it starts a private bus,
 points ``DBUS_SYSTEM_BUS_ADDRESS`` at it (so bleak talks to it), and ``bluez.start(devices)``
 runs the emulator and waits until it owns ``org.bluez``, before bleak's first call.
 """
@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUS_CONF = """<busconfig>
@@ -81,10 +79,11 @@ class Bluez:
         cfg = self.dir / "emulator.json"
         cfg.write_text(json.dumps({"devices": devices, **config}))
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self._log = open(self.dir / "emulator.log", "w")  # noqa: SIM115 (lives as long as we do)
         self.emulator = subprocess.Popen(
             [sys.executable, "-m", "tests.ble.emulator", "--bus", self.address,
              "--config", str(cfg)],
-            stdout=subprocess.PIPE, stderr=open(self.dir / "emulator.log", "w"),
+            stdout=subprocess.PIPE, stderr=self._log,
             text=True, cwd=ROOT, env=env,
         )  # fmt: skip
         line = self.emulator.stdout.readline() if self.emulator.stdout else ""
@@ -149,9 +148,11 @@ class Bluez:
             del self._bus
 
 
-@pytest.fixture
-def bluez(tmp_path, monkeypatch):
-    """A private bus for this test; ``DBUS_SYSTEM_BUS_ADDRESS`` points at it."""
+def bluez_session(tmp_path, monkeypatch):
+    """Fixture body: a private bus for this test; ``DBUS_SYSTEM_BUS_ADDRESS`` points at it.
+
+    Use as ``@pytest.fixture def bluez(tmp_path, monkeypatch): yield from bluez_session(...)``.
+    """
     b = Bluez(tmp_path)
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", b.address)
     monkeypatch.setenv("FLOSSMETER_CONFIG_DIR", str(tmp_path / "config"))

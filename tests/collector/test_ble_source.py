@@ -9,14 +9,19 @@ from collector.ble import BleSource, scan
 from collector.errors import CollectorError
 from collector.hub import Hub
 from collector.recording import Recorder, load_recording
-from tests.ble.harness import (  # noqa: F401  (bluez is a fixture)
+from tests.ble.harness import (
     HEAD,
     SHIN,
-    bluez,
+    bluez_session,
     movella_device,
     strap_device,
     witmotion_device,
 )
+
+
+@pytest.fixture
+def bluez(tmp_path, monkeypatch):
+    yield from bluez_session(tmp_path, monkeypatch)
 
 
 class Collect:
@@ -207,9 +212,9 @@ def test_unknown_address_and_unsupported_device_are_one_line(bluez):
         async with BleSource(targets, scan_timeout_s=1.0):
             pass
 
-    with pytest.raises(CollectorError, match="no device 'AA:BB:CC:DD:EE:FF'.*flossmeter scan"):
+    with pytest.raises(CollectorError, match=r"no device 'AA:BB:CC:DD:EE:FF'.*flossmeter scan"):
         asyncio.run(enter({"shin": "AA:BB:CC:DD:EE:FF"}))
-    with pytest.raises(CollectorError, match="Mi Band 5 .* is not a supported sensor"):
+    with pytest.raises(CollectorError, match=r"Mi Band 5 .* is not a supported sensor"):
         asyncio.run(enter({"shin": SHIN, "head": "C0:FF:EE:00:00:09"}))
 
 

@@ -1,4 +1,4 @@
-"""Clock mapping: head–shin alignment under drift and BLE connection-event jitter; arrival timing."""
+"""Clock mapping: head–shin alignment under drift and connection-event jitter; arrival timing."""
 
 import numpy as np
 import pytest
