@@ -79,20 +79,28 @@ def _require_dashboard() -> None:
         raise UserError(problem)
 
 
-def open_ble_source(shin: str | None, head: str | None) -> Any:
+def _ble_module() -> Any:
+    try:
+        from collector import ble
+    except ImportError as e:
+        if e.name in ("collector.ble", "bleak"):
+            missing = "BLE straps are not supported in this build (no collector.ble)"
+            raise UserError(missing) from None
+        raise UserError(f"BLE support cannot be loaded ({e}); reinstall: make install") from None
+    if not hasattr(ble, "BleSource"):
+        raise UserError("BLE straps are not supported in this build (no collector.ble.BleSource)")
+    return ble
+
+
+def open_ble_source(shin: str | None, head: str | None, rate_hz: float = 100.0) -> Any:
     """The BLE source for the given straps (``collector.ble``, imported only here)."""
     if not shin:
         raise UserError("say which strap is the shin: --shin ADDR (and --head ADDR)")
-    try:
-        from collector import ble
-    except ImportError:
-        raise UserError("BLE straps are not supported in this build (no collector.ble)") from None
-    make = getattr(ble, "BleSource", None)
-    if make is None:
-        raise UserError("BLE straps are not supported in this build (no collector.ble.BleSource)")
+    ble = _ble_module()
     roles = {"shin": shin} | ({"head": head} if head else {})
+    logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)
     try:
-        return make(roles)
+        return ble.BleSource(roles, rate_hz=rate_hz)
     except (ValueError, TypeError) as e:
         raise UserError(f"BLE straps: {e}") from None
 
@@ -109,6 +117,7 @@ def _run_live(
     metadata: dict[str, Any],
     args: argparse.Namespace,
     title: str,
+    explain: Any = None,
 ) -> int:
     from gui.app import run_window
     from gui.dashboard.live_view import LiveWindow
@@ -127,6 +136,7 @@ def _run_live(
             folder=Path(folder),
             participant=getattr(args, "participant", "") or "",
             record_to=record_to,
+            explain=explain,
         )
 
     return run_window(make_window, lambda w: w.start(), capture)
@@ -156,13 +166,15 @@ def cmd_live(args: argparse.Namespace) -> int:
         )
     if not (args.shin or args.head):
         raise UserError("say which straps to show: --sim, or --shin ADDR [--head ADDR]")
-    open_ble_source(args.shin, args.head)  # fails early, before a window opens
+    open_ble_source(args.shin, args.head, args.rate_hz)  # fails early, before a window opens
     _require_dashboard()
+    targets = {"shin": args.shin} | ({"head": args.head} if args.head else {})
     return _run_live(
-        lambda: open_ble_source(args.shin, args.head),
-        {"source": "ble"},
+        lambda: open_ble_source(args.shin, args.head, args.rate_hz),
+        {"source": "ble", "ble": {"targets": targets, "rate_hz_requested": args.rate_hz}},
         args,
         "flossmeter — live",
+        explain=getattr(_ble_module(), "bleak_error_message", None),
     )
 
 

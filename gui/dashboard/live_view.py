@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 class LiveWindow(QtWidgets.QMainWindow):
     """Live dashboard over the source ``make_source()`` returns (entered when :meth:`start`
-    runs). ``metadata`` goes into recordings made here; ``folder`` is where they go."""
+    runs). ``metadata`` goes into recordings made here; ``folder`` is where they go;
+    ``explain`` turns a source's own exceptions (e.g. bleak's) into a message, or None."""
 
     closed = QtCore.Signal()
 
@@ -39,6 +40,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         make_analyzer: Callable[..., Any] = make_analyzer,
         participant: str = "",
         record_to: Path | None = None,
+        explain: Callable[[BaseException], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle(title)
@@ -49,6 +51,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.task: asyncio.Task[None] | None = None
         self.session = SessionRecording(folder, metadata)
         self.record_to = record_to
+        self.explain = explain
         self.replays: list[QtWidgets.QMainWindow] = []
         self.panel = DashboardPanel(self.feed)
         self.setCentralWidget(self.panel)
@@ -214,7 +217,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self.feed.analyzer = self.make_analyzer(tuple(sensors))
                 self.hub = Hub(source, [])
                 self.feed.attach(self.hub)
-                self.session.session_start_unix = time.time()
+                now = getattr(source, "now", None)  # session time of a source that keeps one
+                self.session.session_start_unix = time.time() - (now() if callable(now) else 0.0)
                 self.status_label.setText("streaming")
                 if self.record_to is not None:
                     self._record_when_streaming()
@@ -228,6 +232,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         except (CollectorError, OSError, ValueError) as e:
             log.error("%s", e)
             self._message(f"Straps: {e}")
+        except Exception as e:  # the window stays up and says what happened, no traceback
+            text = self.explain(e) if self.explain is not None else None
+            log.debug("the source failed", exc_info=True)
+            log.error("%s", text or f"{type(e).__name__}: {e}")
+            self._message(f"Straps: {text or f'{type(e).__name__}: {e}'}")
         finally:
             if self.session.recording:
                 self.stop_recording()
