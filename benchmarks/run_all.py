@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_cli, bench_gui, bench_recording, bench_simulator
+from benchmarks import bench_ble, bench_cli, bench_gui, bench_recording, bench_simulator
 
 TARGETS = {
     "help_s": ("flossmeter --help", "s", "< 0.3"),
@@ -18,6 +18,8 @@ TARGETS = {
     "write_x_realtime_2x1khz": ("recording write vs 2 straps @ 1 kHz", "×", "> 100"),
     "load_s": ("load 1 h, 2 straps @ 100 Hz", "s", "< 0.3"),
     "csv_over_recording": ("pandas.read_csv of same data / load", "×", "(ratio)"),
+    "ble_lost_samples": ("BLE 2 straps @ 1 kHz: samples lost", "", "0"),
+    "ble_cpu_client_pct": ("BLE 2 straps @ 1 kHz: collector CPU", "%", "< 25"),
 }
 
 
@@ -27,7 +29,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     results: dict[str, float] = {}
-    for mod in (bench_cli, bench_simulator, bench_recording, bench_gui):
+    for mod in (bench_cli, bench_simulator, bench_recording, bench_gui, bench_ble):
         results.update(mod.run(args.quick))
     print(
         f"flossmeter benchmarks ({'quick' if args.quick else 'full'}; {platform.machine()}, "
