@@ -75,10 +75,26 @@ def qt_problem() -> str | None:
     return None
 
 
+#: Qt messages that say nothing to a user (the offscreen platform's, for captures).
+_QT_NOISE = ("propagateSizeHints",)
+
+
+def _qt_message(mode: Any, context: Any, message: str) -> None:
+    """Qt's own messages go to the log (a few known harmless ones are dropped)."""
+    from PySide6 import QtCore
+
+    if any(noise in message for noise in _QT_NOISE):
+        return
+    levels = {QtCore.QtMsgType.QtDebugMsg: logging.DEBUG, QtCore.QtMsgType.QtInfoMsg: logging.INFO}
+    logging.getLogger("qt").log(levels.get(mode, logging.WARNING), "%s", message)
+
+
 def make_app() -> Any:
     """The QApplication (created once), set up for the dashboard."""
     os.environ.setdefault("QT_API", "pyside6")
-    from PySide6 import QtWidgets
+    from PySide6 import QtCore, QtWidgets
+
+    QtCore.qInstallMessageHandler(_qt_message)
 
     from gui.dashboard.plots import configure
 

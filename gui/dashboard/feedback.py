@@ -50,11 +50,13 @@ def score_tone(quality: float) -> Tone:
     return "fair" if quality >= FAIR_SCORE else "poor"
 
 
-def advice(rep: Rep) -> list[str]:
-    """Plain-language feedback for one rep, most important first (at least one line)."""
+def advice(rep: Rep, has_head: bool = True) -> list[str]:
+    """Plain-language feedback for one rep, most important first (at least one line).
+    Without a head strap in the session, ``head_missing`` is expected and not advice."""
     lines = []
     order = list(FLAG_ADVICE)
-    for flag in sorted(rep.flags, key=lambda f: order.index(f) if f in order else len(order)):
+    flags = [f for f in rep.flags if has_head or f != "head_missing"]
+    for flag in sorted(flags, key=lambda f: order.index(f) if f in order else len(order)):
         template = FLAG_ADVICE.get(flag)
         if template is None:
             lines.append(flag.replace("_", " "))
@@ -81,8 +83,9 @@ class RepCard:
     advice: tuple[str, ...]
 
 
-def rep_card(rep: Rep) -> RepCard:
-    """Word the metrics of ``rep`` for the quality card."""
+def rep_card(rep: Rep, has_head: bool = True) -> RepCard:
+    """Word the metrics of ``rep`` for the quality card (``has_head``: the session has a head
+    strap)."""
     sparc = _num(rep.sparc, ".2f").replace("-", "−")
     ldlj = _num(rep.ldlj, ".1f").replace("-", "−")
     return RepCard(
@@ -95,7 +98,7 @@ def rep_card(rep: Rep) -> RepCard:
         f"head {_num(rep.head_rom_deg, '.0f', '°')}",
         smoothness=f"SPARC {sparc} · LDLJ {ldlj}",
         hold=f"hold {_num(rep.hold_s, '.1f', ' s')}",
-        advice=tuple(advice(rep)),
+        advice=tuple(advice(rep, has_head)),
     )
 
 
@@ -132,25 +135,30 @@ class Prompt:
     tone: Tone
     step: int  # index into CALIBRATION_STEPS of the current step; -1 while waiting
     done: bool  # calibrated
+    skipped: tuple[str, ...] = ()  # steps that do not apply (the look-up without a head strap)
 
 
-def calibration_prompt(status: AnalyzerStatus, *, has_data: bool = True) -> Prompt:
-    """The prompt for the analyzer's calibration stage (and its notes)."""
+def calibration_prompt(
+    status: AnalyzerStatus, *, has_data: bool = True, has_head: bool = True
+) -> Prompt:
+    """The prompt for the analyzer's calibration stage (and its notes); without a head strap
+    the look-up step is skipped."""
     stage = status.calibration
     if stage == "waiting" or not has_data:
         return Prompt("waiting", "Waiting for the straps", "Switch the straps on and put them "
                       "on: one on the shin, one on the head.", "neutral", -1, False)  # fmt: skip
+    skipped = () if has_head else ("look_up",)
     if stage == "hold_still":
         text = "Sit upright and still, looking straight ahead."
-        return Prompt(stage, "Calibrating: sit still", text, "fair", 0, False)
+        return Prompt(stage, "Calibrating: sit still", text, "fair", 0, False, skipped)
     if stage == "look_up":
         text = "Look up to the ceiling, then back ahead."
         return Prompt(stage, "Calibrating: look up", text, "fair", 1, False)
     text = "Get into the start position (slumped, chin down, knee bent) and begin."
     if status.reps > 0:
         text = "Calibrated."
-    if status.head_sign_source == "unknown" and status.reps > 0:
+    if has_head and status.head_sign_source == "unknown" and status.reps > 0:
         text += " Head direction not known yet: look up at end range."
     if status.notes:
         text += " " + status.notes[-1]
-    return Prompt(stage, "Ready", text, "good", 2, True)
+    return Prompt(stage, "Ready", text, "good", 2, True, () if has_head else ("look_up",))

@@ -106,12 +106,14 @@ class DashboardPanel(QtWidgets.QWidget):
         feed = self.feed
         self._cards_at = time.monotonic()
         status = feed.status
+        has_head = "head" in feed.sensors or "head" in feed.samples_in
         self.sensors.show_rows(sensor_rows(feed))
-        self.calibration.show_prompt(calibration_prompt(status, has_data=feed.has_data))
+        prompt = calibration_prompt(status, has_data=feed.has_data, has_head=has_head)
+        self.calibration.show_prompt(prompt)
         self.counter.show_count(counter_text(feed.reps, status))
         if len(feed.reps) != self._reps_shown:
             self._reps_shown = len(feed.reps)
-            self.card.show_card(rep_card(feed.reps[-1]) if feed.reps else None)
+            self.card.show_card(rep_card(feed.reps[-1], has_head) if feed.reps else None)
             self.trend.show_reps(feed.reps)
         self.alert.show_message(self._current_alert())
 

@@ -137,7 +137,10 @@ class CalibrationBanner(QtWidgets.QFrame):
         _set_colour(self.title, 12, colour, bold=True)
         self.text.setText(prompt.text)
         for k, pill in enumerate(self.steps.values()):
-            if k < prompt.step or prompt.done:
+            if CALIBRATION_STEPS[k] in prompt.skipped:
+                style = "color: #9e9e9e; background: #eeeeee;"
+                label = f"– {STEP_LABELS[CALIBRATION_STEPS[k]]} (no head strap)"
+            elif k < prompt.step or prompt.done:
                 style = "color: white; background: #2e7d32;"
                 label = f"✓ {STEP_LABELS[CALIBRATION_STEPS[k]]}"
             elif k == prompt.step:

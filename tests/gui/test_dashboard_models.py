@@ -107,6 +107,10 @@ def test_flags_become_plain_language_in_order_of_importance():
     assert advice(make_rep(flags=("some_new_flag",))) == ["some new flag"]
     tensioner = advice(make_rep(technique="tensioner"))
     assert len(tensioner) == 1 and tensioner[0].startswith("tensioner")
+    no_head = make_rep(flags=("head_missing", "too_slow"), head_rom_deg=math.nan)
+    assert advice(no_head)[0].startswith("head strap not seen")
+    assert advice(no_head, has_head=False) == ["too slow: 2–3 s each way is enough"]
+    assert rep_card(make_rep(flags=("head_missing",)), has_head=False).advice == (GOOD_ADVICE,)
 
 
 def test_missing_metrics_show_a_dash():
@@ -136,6 +140,8 @@ def test_calibration_prompt_walks_the_start_up():
     assert calibration_prompt(AnalyzerStatus(calibration="look_up"), has_data=False).step == -1
     later = calibration_prompt(AnalyzerStatus(calibration="calibrated", reps=3))
     assert later.text.startswith("Calibrated.") and "Head direction" in later.text
+    shin_only = calibration_prompt(AnalyzerStatus(calibration="calibrated", reps=3), has_head=False)
+    assert shin_only.text == "Calibrated." and shin_only.skipped == ("look_up",)
 
 
 # -- sensor rows ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from analysis.session import analyze
 from collector.hub import Hub
@@ -118,7 +119,8 @@ def test_live_window_streams_counts_and_records(qtbot, run_qasync, tmp_path):
         task = win.start()
         while not win.feed.has_data:
             await asyncio.sleep(0.01)
-        assert win.start_recording() is not None
+        qtbot.mouseClick(win.record_button, Qt.LeftButton)  # the toolbar's Record button
+        assert win.session.recording
         assert win.record_button.text() == "■ Stop" and not win.participant.isEnabled()
         await asyncio.sleep(0.3)
         win.add_marker()
@@ -126,9 +128,16 @@ def test_live_window_streams_counts_and_records(qtbot, run_qasync, tmp_path):
         win.note.returnPressed.emit()
         await task  # the simulated session ends (about 1.7 s at 25×)
         await asyncio.sleep(0.1)
-        return win.state()
+        state = win.state()
+        replay = win.open_replay(win.session.last_path)  # what Replay… does after the dialog
+        while replay.source is None:
+            await asyncio.sleep(0.02)
+        replay_reps = len(replay.analysis.all_reps)
+        await win.shutdown()
+        return state, replay_reps
 
-    state = run_qasync(drive())
+    state, replay_reps = run_qasync(drive())
+    assert replay_reps == 3
     assert state["reps"] == len(s.truth.reps) == 3
     assert state["counter"] == "3" and state["frames"] > 10
     out = win.session.last_path
