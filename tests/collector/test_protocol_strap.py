@@ -12,7 +12,7 @@ from firmware_specs import c_header_text, load_golden_vectors, load_profile
 
 def test_profile_is_what_the_decoder_uses():
     prof = load_profile()
-    assert strap.DATA_UUID == prof["uuids"]["data"]
+    assert prof["uuids"]["data"] == strap.DATA_UUID
     assert strap.HEADER_DTYPE.itemsize == prof["data_packet"]["header_size"] == 16
     assert strap.HEADER_SIZE + strap.MAX_SAMPLES * strap.SAMPLE_SIZE == 247 - 3
 
