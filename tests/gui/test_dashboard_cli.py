@@ -103,7 +103,7 @@ def test_real_window_under_xvfb_counts_reps(flossmeter_cmd, xvfb, tmp_path):
 
     early, late, state = tmp_path / "early.png", tmp_path / "late.png", tmp_path / "s.json"
     rec = tmp_path / "x.flossrec"
-    cmd = [*flossmeter_cmd, "live", "--sim", "--speed", "4", "--seed", "3", "--sets", "1",
+    cmd = [*flossmeter_cmd, "live", "--sim", "--speed", "5", "--seed", "3", "--sets", "1",
            "--reps", "3", "--quit-after-s", "12", "--screenshot-at", f"1.5:{early}",
            "--screenshot", str(late), "--state-json", str(state), "--record", str(rec)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, env=xvfb, timeout=90)
