@@ -38,9 +38,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_sinks(recorder: Any, status: Any) -> list[Any]:
-    """The hub's sinks for headless recording (one place to add e.g. the rep counter)."""
-    return [recorder, status]
+def build_sinks(recorder: Any, status: Any, sensors: Any) -> list[Any]:
+    """The hub's sinks for headless recording: file, rep counter, status line."""
+    from gui.rep_counter import RepCounter
+
+    return [recorder, RepCounter(sensors, status), status]
 
 
 def record_ble(args: argparse.Namespace) -> int:
@@ -93,13 +95,17 @@ async def _record(args: argparse.Namespace, targets: dict[str, str]) -> None:
             overwrite=args.overwrite,
         ) as rec:  # fmt: skip
             status = StatusLine(sys.stderr)
-            hub = Hub(source, build_sinks(rec, status))
+            sinks = build_sinks(rec, status, source.sensors)
+            hub = Hub(source, sinks)
             status.hub = hub
             try:
                 await hub.run(duration_s=args.duration_s)
             except asyncio.CancelledError:
                 log.info("stopped")
             finally:
+                for sink in sinks:
+                    if hasattr(sink, "finish") and sink is not status:
+                        sink.finish()
                 status.finish()
                 rec.set_meta("ble_stats", source.stats())
                 rec.set_meta(

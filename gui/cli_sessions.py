@@ -109,9 +109,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     if args.duration_s is not None and args.duration_s <= 0:
         raise UserError("--duration-s must be positive")
-    if not args.sim:
-        if not (args.shin or args.head):
-            raise UserError("say which straps to record: --sim, or --shin ADDR [--head ADDR]")
+    if not args.sim:  # BLE straps: addresses/names given, or the saved strap config
         try:
             from gui.cli_ble import record_ble
         except ImportError:
@@ -135,6 +133,7 @@ async def _record_sim(args: argparse.Namespace) -> None:
     from collector.hub import Hub
     from collector.recording import Recorder
     from collector.simulator import SimulatedSource, simulate
+    from gui.rep_counter import RepCounter
     from gui.status import StatusLine
 
     session = simulate(_sim_config(args))
@@ -144,19 +143,21 @@ async def _record_sim(args: argparse.Namespace) -> None:
     if task is not None:  # stop cleanly (file closed) on Ctrl-C or kill, even in the background
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
+    status = StatusLine(sys.stderr)
+    counter = RepCounter(session.sensors, status)  # before the clock starts: imports take time
     async with SimulatedSource(session, speed=args.speed) as source:
         start_unix = time.time()
         with Recorder(
             args.output, source.sensors, meta, start_unix=start_unix, overwrite=args.overwrite
         ) as rec:
-            status = StatusLine(sys.stderr)
-            hub = Hub(source, [rec, status])
+            hub = Hub(source, [rec, counter, status])
             status.hub = hub
             try:
                 await hub.run(duration_s=args.duration_s)
             except asyncio.CancelledError:
                 log.info("stopped")
             finally:
+                counter.finish()
                 status.finish()
                 gt = session.truth.to_dict()
                 gt["reps"] = [r for r in gt["reps"] if r["end_s"] <= rec.last_time_s]
