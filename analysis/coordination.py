@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.fft import next_fast_len
 from scipy.signal import correlate, hilbert
 
 
@@ -23,7 +24,7 @@ def hilbert_phase(x: np.ndarray, pad_frac: float = 0.5) -> np.ndarray:
     x = x - 0.5 * (x.max() + x.min())
     pad = min(len(x) - 1, int(len(x) * pad_frac))
     padded = np.pad(x, pad, mode="reflect") if pad > 0 else x
-    analytic = hilbert(padded)
+    analytic = hilbert(padded, N=next_fast_len(len(padded)))
     return np.angle(analytic[pad : pad + len(x)])
 
 

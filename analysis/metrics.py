@@ -9,9 +9,11 @@ head's comes from the start-up look-up or a slider's end-range look-up (see ``Re
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import butter, filtfilt
 
 from analysis.angles import accel_rotation_deg
 from analysis.coordination import classify_technique, continuous_relative_phase, xcorr_lag
@@ -31,6 +33,7 @@ PENALTIES = {
     "head_not_coordinated": 15,
     "no_look_up": 10,
     "head_missing": 0,
+    "head_direction_unknown": 0,
 }
 
 
@@ -107,13 +110,24 @@ def _uniform(t: np.ndarray, x: np.ndarray, t0: float, t1: float, rate: float) ->
     return np.interp(grid, t, x) if len(grid) else np.zeros(0)
 
 
-def _glide_smoothness(t, speed, windows, rate) -> tuple[float, float]:
+@functools.lru_cache(maxsize=16)
+def _ldlj_lowpass(rate: float) -> tuple[np.ndarray, np.ndarray] | None:
+    return butter(2, 10.0 / (rate / 2.0)) if rate > 25.0 else None  # type: ignore[return-value]
+
+
+def _glide_smoothness(t, speed, windows, rate, with_ldlj: bool = True) -> tuple[float, float]:
+    """Mean SPARC and LDLJ over glides. LDLJ's jerk (2nd derivative) would measure sensor noise
+    on raw IMU speed, so its input is first low-passed at SPARC's 10 Hz (2nd-order Butterworth,
+    zero phase)."""
     sp, lj = [], []
+    lowpass = _ldlj_lowpass(float(rate)) if with_ldlj else None
     for a, b in windows:
         v = _uniform(t, speed, a, b, rate)
         if len(v) >= 8:
             sp.append(sparc(v, rate))
-            lj.append(ldlj(v, rate))
+            if with_ldlj:
+                vf = filtfilt(*lowpass, v) if lowpass is not None and len(v) > 9 else v
+                lj.append(ldlj(vf, rate))
     return (float(np.nanmean(sp)) if sp else np.nan, float(np.nanmean(lj)) if lj else np.nan)
 
 
@@ -193,6 +207,8 @@ def compute_rep(
         if sign != 0:
             theta_h, omega_h, h_axis = sign * theta_h, sign * omega_h, sign * h_axis
             _learn_head_axis(ctx, h_axis, look_dir != 0)
+        else:
+            flags.append("head_direction_unknown")
         head_rom = float(np.ptp(theta_h[h_in]))
         grid0, grid1 = seg.start_s, seg.end_s
         kg = _uniform(k.t, theta, grid0, grid1, rate)
@@ -207,7 +223,7 @@ def compute_rep(
         lag, _ = xcorr_lag(kg, hg, rate, max_lag_s=1.0, sign=lag_sign)
         crp_mean, crp_sd = continuous_relative_phase(kg, hg)
         head_glides = [(seg.start_s, t_top), (t_back, seg.end_s)]
-        sparc_head, _ = _glide_smoothness(h.t, np.abs(omega_h), head_glides, h.rate)
+        sparc_head, _ = _glide_smoothness(h.t, np.abs(omega_h), head_glides, h.rate, False)
         hold_head_speed = np.interp(k.t, h.t, np.linalg.norm(h.w, axis=1))
         uncoupled = technique == "unclear" and sign != 0
         if head_rom < p.head_min_rom_deg or uncoupled or abs(lag) > p.lag_flag_s:

@@ -24,6 +24,8 @@ class RepParams:
     anchor_still_s: float = 0.3  # still this long between reps re-zeroes the knee's rest
     max_head_lead_s: float = 1.0  # the head may start moving at most this long before the knee
     max_head_tail_s: float = 1.0  # ... and stop at most this long after it
+    turn_window_s: float = 0.35  # back-to-back reps: the head turns round within this of the
+    #   knee's lowest point (its end is its slowest moment there)
     set_gap_s: float = 15.0  # a longer rest between reps starts a new set
     max_axis_tilt_deg: float = 20.0  # the knee axis is horizontal: a rotation about an axis tilted
     #   more than this from horizontal is not a knee movement (strap handling, turning in the seat)

@@ -335,10 +335,14 @@ class RepDetector:
         i = a + (int(slow[-1]) + 1 if len(slow) else 0)
         return min(t_knee, max(_refined(h, h.cols.base + i, self.p.onset_dps, True), lo_t))
 
-    def _head_end(self, t_knee_end: float, t_ready: float, final: bool) -> float | None:
+    def _head_end(
+        self, t_knee_end: float, t_ready: float, final: bool, continuing: bool = False
+    ) -> float | None:
         """When the head came to rest after the knee (None: not known yet, wait for data).
 
-        Sets ``self._head_decided_s``: the head data time the answer needed.
+        Between back-to-back reps the head never rests: it turns round, so its end is its
+        slowest moment within ``turn_window_s`` of the knee's valley. Sets
+        ``self._head_decided_s``: the head data time the answer needed.
         """
         h = self.head
         self._head_decided_s = t_knee_end
@@ -346,6 +350,16 @@ class RepDetector:
             return t_knee_end
         p = self.p
         ht = h.cols.get("t")
+        if continuing:
+            win = p.turn_window_s
+            lo_t, hi_t = max(t_knee_end - win, self.prev_end_s), t_knee_end + win
+            if not final and t_ready < hi_t:
+                return None
+            a, b = np.searchsorted(ht, [lo_t, hi_t])
+            self._head_decided_s = hi_t
+            if b - a < 2:
+                return t_knee_end
+            return float(ht[a + int(np.argmin(h.cols.get("speed_s")[a:b]))])
         limit = t_knee_end + p.max_head_tail_s
         a = int(np.searchsorted(ht, t_knee_end, side="left"))
         b = int(np.searchsorted(ht, min(limit, t_ready), side="right"))
@@ -371,7 +385,7 @@ class RepDetector:
         cols = self.shin.cols
         assert cand is not None and cols is not None
         t_knee_end = cand.knee_end_s
-        head_end = self._head_end(t_knee_end, t_ready, final)
+        head_end = self._head_end(t_knee_end, t_ready, final, cand.continuing)
         if head_end is None:
             return None
         end_s = max(t_knee_end, head_end)

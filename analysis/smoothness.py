@@ -31,8 +31,9 @@ def sparc(
     if v.ndim != 1 or len(v) < 2 or not np.all(np.isfinite(v)):
         return float("nan")
     nfft = int(2 ** (np.ceil(np.log2(len(v))) + padlevel))
-    f = np.arange(nfft) * (fs / nfft)
-    mag = np.abs(np.fft.fft(v, nfft))
+    # the spectrum of a real signal is symmetric: the half up to fs/2 holds its maximum
+    mag = np.abs(np.fft.rfft(v, nfft))
+    f = np.arange(len(mag)) * (fs / nfft)
     peak = mag.max()
     if peak == 0:
         return float("nan")

@@ -1,8 +1,10 @@
-"""The headless demo: simulate two straps, record and summarise, no screen needed."""
+"""``flossmeter demo``: the live dashboard on simulated straps, or without a screen the headless
+demo — simulate two straps, record, analyse, summarise, export the reps for researchers."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from gui.cli import AddCommand
@@ -10,16 +12,42 @@ from gui.cli import AddCommand
 DEFAULT_DEMO_PATH = Path("recordings") / "demo.flossrec"
 
 
+def _wants_dashboard(args: argparse.Namespace) -> bool:
+    if args.headless:
+        return False
+    capture = args.screenshot is not None or args.quit_after_s is not None
+    offscreen = os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal"))
+    if offscreen and not capture:
+        return False  # nobody would see it: show the headless demo instead
+    try:
+        from gui.cli_dashboard import dashboard_available
+    except ImportError:
+        return False
+    return dashboard_available()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Simulate a session on two straps, record it and summarise it (no screen needed)."""
+    """Live dashboard on simulated straps when a screen is there, else the headless demo."""
+    if _wants_dashboard(args):
+        from gui.cli_dashboard import run_demo_dashboard
+
+        return run_demo_dashboard(args)
+    return headless_demo(args)
+
+
+def headless_demo(args: argparse.Namespace) -> int:
+    """Simulate, record, analyse and summarise a session; write the reps CSV + dictionary."""
+    from analysis.session import analyze
     from collector.recording import load_recording, write_blocks
     from collector.simulator import SimConfig, simulate
+    from gui.export import dictionary_path, write_reps_csv
 
     out: Path = args.output
     out.parent.mkdir(parents=True, exist_ok=True)
     config = SimConfig(seed=args.seed, sets=2, reps_per_set=6, technique="slider", loss=0.01)
     print(
-        f"simulating two straps (shin, head): {config.sets} sets × {config.reps_per_set} reps ..."
+        f"no screen: headless demo. Simulating two straps (shin, head): {config.sets} sets × "
+        f"{config.reps_per_set} slider reps, 1 % of notifications lost ..."
     )
     session = simulate(config)
     meta = session.metadata() | {
@@ -27,16 +55,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "source": "simulator",
         "ground_truth": session.truth.to_dict(),
     }
-    write_blocks(
-        out, (item for _, item in session.timeline()), session.sensors, meta, overwrite=True
-    )
-    print(load_recording(out).summary())
-    print(f"\nrecording written to {out}; try: flossmeter info {out}")
+    items = (item for _, item in session.timeline())
+    write_blocks(out, items, session.sensors, meta, overwrite=True)
+    rec = load_recording(out)
+    print(rec.summary())
+    result = analyze(rec.samples, angles=False)
+    print("\nreps found (per set):")
+    print("  " + result.summary().replace("\n", "\n  "))
+    truth = rec.ground_truth
+    if truth is not None:
+        print(f"  (simulated truth: {len(truth.reps)} reps in {len(truth.sets)} sets)")
+    reps_csv = out.with_name(out.stem + ".reps.csv")
+    write_reps_csv(result.reps, reps_csv)
+    print(f"\nwrote {out}, {reps_csv} and {dictionary_path(reps_csv)}")
+    print(f"next: flossmeter info {out}   |   flossmeter analyze {out} --summary")
     return 0
 
 
 def register(add: AddCommand) -> None:
     """Add the ``demo`` subcommand."""
-    p = add("demo", cmd_demo, "simulate two straps, record and summarise a session")
+    p = add("demo", cmd_demo, "simulated straps: live dashboard, or headless record + analysis")
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_DEMO_PATH)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--headless", action="store_true", help="no dashboard, even with a screen")
+    p.add_argument("--screenshot", type=Path, metavar="PATH", help="(dashboard) save a PNG")
+    p.add_argument("--quit-after-s", type=float, metavar="S", help="(dashboard) quit after S s")

@@ -128,9 +128,11 @@ def test_errors_are_one_line_and_exit_2(tmp_path, flossmeter_cmd, argv, message)
 
 def test_demo_writes_and_summarises_a_recording(tmp_path, capsys):
     out = tmp_path / "demo.flossrec"
-    assert main(["demo", "-o", str(out)]) == 0
+    assert main(["demo", "--headless", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "ground truth: 2 sets, 12 reps" in text
+    assert "total: 12 reps in 2 sets" in text
+    assert out.with_name("demo.reps.csv").exists() and out.with_name("demo.reps.dictionary.csv").exists()
     assert load_recording(out).closed_cleanly
 
 

@@ -1,0 +1,155 @@
+"""Commands that analyse sessions: ``analyze`` (reps CSV, summary) and ``dictionary``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from gui.cli import AddCommand, UserError, load_input
+
+INPUT_SUFFIXES = (".flossrec", ".csv")
+
+
+def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
+    """Expand folders into the recordings and sample CSVs inside them (recursively)."""
+    files: list[Path] = []
+    folder = False
+    for p in paths:
+        if p.is_dir():
+            folder = True
+            found = sorted(
+                f
+                for f in p.rglob("*")
+                if f.suffix.lower() in INPUT_SUFFIXES
+                and f.is_file()
+                and not f.name.endswith((".dictionary.csv", ".reps.csv"))
+            )
+            if not found:
+                raise UserError(f"{p}: no recordings (.flossrec) or sample CSVs in this folder")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise UserError(f"{p}: no such file or folder")
+    return files, folder or len(files) > 1
+
+
+def analyse_file(path: Path) -> tuple[Path, Any, str | None]:
+    """Load and analyse one input: (path, reps DataFrame or None, error line or None)."""
+    from analysis.session import analyze
+    from collector.errors import CollectorError
+
+    try:
+        rec = load_input(path)
+        if "shin" not in rec.samples:
+            return path, None, f"{path}: no shin samples (the shin strap is required)"
+        return path, analyze(rec.samples, angles=False).reps, None
+    except CollectorError as e:
+        return path, None, str(e)
+    except (ValueError, UserError) as e:
+        return path, None, f"{path}: {e}"
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Count and score reps of one or more sessions; write the per-rep CSV."""
+    import pandas as pd
+
+    from analysis.session import summarise
+    from gui.export import write_reps_csv
+
+    if args.output is None and not args.summary:
+        raise UserError("say where to write the reps (-o reps.csv) or ask for --summary")
+    files, many = _inputs(args.inputs)
+    jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(files)))
+    results: list[tuple[Path, Any, str | None]] = []
+    progress = _Progress(len(files), enabled=many)
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as ex:
+            for res in ex.map(analyse_file, files):
+                results.append(res)
+                progress.step(res[0])
+    else:
+        for f in files:
+            results.append(analyse_file(f))
+            progress.step(f)
+    progress.done()
+    errors = [e for _, _, e in results if e]
+    if errors and not many:
+        raise UserError(errors[0].removeprefix("flossmeter: "))
+    for e in errors:
+        print(f"flossmeter: skipped: {e}", file=sys.stderr)
+    frames = []
+    for path, reps, _ in results:
+        if reps is None:
+            continue
+        if many:
+            reps = reps.assign(recording=str(path))
+        frames.append(reps)
+        if args.summary:
+            print(f"{path}:" if many else f"{path}")
+            print("  " + summarise(reps).replace("\n", "\n  "))
+    if args.output is not None:
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        try:
+            out = write_reps_csv(table, args.output)
+        except OSError as e:
+            raise UserError(f"{args.output}: cannot write ({e.strerror})") from None
+        n_ok = len(files) - len(errors)
+        print(f"wrote {len(table)} reps from {n_ok} session(s) to {out} (+ data dictionary)")
+    return 2 if errors else 0
+
+
+class _Progress:
+    """A one-line progress bar on stderr for folder analyses."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.n = total, 0
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+
+    def step(self, path: Path) -> None:
+        self.n += 1
+        if not self.enabled:
+            return
+        width = 30
+        fill = round(width * self.n / self.total)
+        line = f"[{'#' * fill}{'.' * (width - fill)}] {self.n}/{self.total} {path.name}"
+        if self.tty:
+            sys.stderr.write("\r\033[K" + line)
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    """Print (or write) the data dictionary of the per-rep CSV as Markdown."""
+    from analysis.dictionary import markdown
+
+    text = markdown()
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(add: AddCommand) -> None:
+    """Add ``analyze`` and ``dictionary``."""
+    p = add("analyze", cmd_analyze, "count and score reps; write the per-rep CSV")
+    p.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT",
+        help="recording (.flossrec), long sample CSV, or a folder of them",
+    )  # fmt: skip
+    p.add_argument("-o", "--output", type=Path, help="per-rep CSV to write (+ .dictionary.csv)")
+    p.add_argument("--summary", action="store_true", help="print reps per set, quality, flags")
+    p.add_argument("--jobs", type=int, default=None, help="processes for folders (default: CPUs)")
+    p = add("dictionary", cmd_dictionary, "print the data dictionary of the per-rep CSV")
+    p.add_argument("-o", "--output", type=Path, help="write it to this Markdown file")
