@@ -10,7 +10,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_ble, bench_cli, bench_gui, bench_recording, bench_simulator
+from benchmarks import (
+    bench_analysis,
+    bench_ble,
+    bench_cli,
+    bench_gui,
+    bench_recording,
+    bench_simulator,
+)
 
 TARGETS = {
     "help_s": ("flossmeter --help", "s", "< 0.3"),
@@ -18,6 +25,10 @@ TARGETS = {
     "write_x_realtime_2x1khz": ("recording write vs 2 straps @ 1 kHz", "×", "> 100"),
     "load_s": ("load 1 h, 2 straps @ 100 Hz", "s", "< 0.3"),
     "csv_over_recording": ("pandas.read_csv of same data / load", "×", "(ratio)"),
+    "analysis_s_per_hour": ("analyse 1 h end to end (load..CSV), 1 core", "s", "≤ 1"),
+    "analysis_2x_ratio": ("analysis time, 2 h / 1 h", "×", "≤ 2.2"),
+    "stream_ms_per_block": ("live analysis per 10-sample block", "ms", "≤ 0.2"),
+    "event_latency_s_max": ("rep event after the rep ends (max, data time)", "s", "≤ 0.5"),
     "ble_lost_samples": ("BLE 2 straps @ 1 kHz: samples lost", "", "0"),
     "ble_cpu_client_pct": ("BLE 2 straps @ 1 kHz: collector CPU", "%", "< 25"),
 }
@@ -29,7 +40,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     results: dict[str, float] = {}
-    for mod in (bench_cli, bench_simulator, bench_recording, bench_gui, bench_ble):
+    for mod in (bench_cli, bench_simulator, bench_recording, bench_analysis, bench_gui, bench_ble):
         results.update(mod.run(args.quick))
     print(
         f"flossmeter benchmarks ({'quick' if args.quick else 'full'}; {platform.machine()}, "
