@@ -211,9 +211,9 @@ def report(sessions: pd.DataFrame, reps: pd.DataFrame, cmd: str) -> str:
     calibrated = tech["seed"].isin(sessions.loc[sessions["calibration"], "seed"])
 
     def tech_row(sel: pd.DataFrame) -> tuple[float, float, float]:
-        ok = (sel["technique"] == sel["true_technique"]).mean() * 100
-        unclear = (sel["technique"] == "unclear").mean() * 100
-        return ok, unclear, 100 - ok - unclear
+        ok = sel["technique"] == sel["true_technique"]
+        unclear = sel["technique"] == "unclear"
+        return ok.mean() * 100, unclear.mean() * 100, (~ok & ~unclear).mean() * 100
 
     cal_ok, cal_unclear, cal_wrong = tech_row(tech[calibrated])
     raw_ok, raw_unclear, raw_wrong = tech_row(tech[~calibrated])
