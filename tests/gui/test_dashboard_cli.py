@@ -35,7 +35,10 @@ def test_bad_arguments_are_one_line_errors(capsys, tmp_path, monkeypatch):
     assert "no such file" in _error(capsys, ["replay", str(tmp_path / "none.flossrec")])
     assert "0.5–8" in _error(capsys, ["replay", str(SAMPLE), "--speed", "10"])
     assert "--start-s" in _error(capsys, ["replay", str(SAMPLE), "--start-s", "9999"])
+    import collector
+
     monkeypatch.setitem(sys.modules, "collector.ble", None)  # a build without BLE
+    monkeypatch.delattr(collector, "ble", raising=False)  # (imported by an earlier test)
     assert "BLE straps are not supported" in _error(capsys, ["live", "--shin", "AA:BB"])
 
 
