@@ -123,7 +123,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         start = str(self.recording.path.parent) if self.recording and self.recording.path else ""
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Open a recording", start or "recordings",
-            "Recordings (*.flossrec);;All files (*)",
+            "Recordings (*.flossrec *.csv);;All files (*)",
             options=QtWidgets.QFileDialog.DontUseNativeDialog,
         )  # fmt: skip
         if path:
@@ -141,10 +141,10 @@ class ReplayWindow(QtWidgets.QMainWindow):
             previous.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
-        from collector.recording import load_recording
+        from gui.cli import load_input
 
         try:
-            rec = load_recording(path)
+            rec = load_input(path)  # a recording, or long CSV from another tool
         except CollectorError as e:
             self._message(f"Cannot open this file: {e}")
             return

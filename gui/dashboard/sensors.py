@@ -44,9 +44,9 @@ def sensor_row(
                          "–", "–", "battery –")  # fmt: skip
     device = "?"
     if info is not None:
-        name = info.name or info.address or "?"
+        name = info.name or info.address
         addr = f" ({info.address})" if info.address and info.address != name else ""
-        device = f"{name}{addr} · {info.kind}"
+        device = f"{name}{addr} · {info.kind}" if name else info.kind
     connected = link.connected if link is not None else None
     if connected is None:
         state, text, tone = "waiting", "waiting for data", "neutral"

@@ -1,6 +1,7 @@
 """The dashboard commands end to end: one-line errors, offscreen captures, a clean stop on SIGTERM,
 and a real window under Xvfb whose screenshots show the counter advancing."""
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -74,6 +75,25 @@ def test_replay_capture_offscreen(flossmeter_cmd, tmp_path):
     assert final["all_reps"] == 10 and final["reps"] >= 5  # set 1 was over by 60 s
     assert final["position_s"] > 65 and final["frames"] > 5
     assert png.stat().st_size > 20_000
+
+
+def test_replay_reads_long_csv_too(tmp_path, run_qasync):
+    from collector.csvio import write_samples_csv
+    from gui.dashboard.replay_view import ReplayWindow
+
+    csv = write_samples_csv(load_recording(SAMPLE), tmp_path / "s.csv")
+    win = ReplayWindow(playing=False)
+
+    async def drive():
+        win.start(csv)
+        while win.source is None:
+            await asyncio.sleep(0.02)
+        await win.shutdown()
+
+    run_qasync(drive())
+    assert len(win.analysis.all_reps) == 10
+    assert win.panel.sensors.boxes["shin"].device.text() == "csv"
+    win.close()
 
 
 def test_live_sigterm_closes_the_recording_cleanly(flossmeter_cmd, tmp_path):

@@ -154,6 +154,7 @@ def test_sensor_rows_say_state_rate_loss_battery():
     row = sensor_row("shin", SENSORS["shin"], LinkState(True, 0.0, 87.0), st)
     assert row.title == "Shin strap" and row.state == "connected" and row.tone == "good"
     assert row.device == "SIM-SHIN (SIM:01) · simulated"
+    assert sensor_row("shin", SensorInfo("shin", "csv", 50.0), None, None).device == "csv"
     assert row.rate == "100.0 Hz" and row.loss == "1.0 % lost" and row.battery == "battery 87 %"
     lost = sensor_row("head", SENSORS["head"], LinkState(False, 75.0), st)
     assert lost.state == "disconnected" and lost.state_text == "disconnected since 1:15"
