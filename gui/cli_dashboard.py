@@ -105,6 +105,16 @@ def open_ble_source(shin: str | None, head: str | None, rate_hz: float = 100.0) 
         raise UserError(f"BLE straps: {e}") from None
 
 
+def saved_straps(path: Path | None = None) -> dict[str, str]:
+    """Role → address or name from the saved strap config (``collector.roles``), or {}."""
+    try:
+        from collector.roles import load_strap_config
+    except ImportError:
+        return {}
+    config = load_strap_config(path)  # a broken file is a one-line CollectorError
+    return dict(config.targets()) if config is not None else {}
+
+
 def _sim_session(args: argparse.Namespace) -> Any:
     from collector.simulator import simulate
     from gui.cli_sessions import _sim_config
@@ -164,13 +174,23 @@ def cmd_live(args: argparse.Namespace) -> int:
             args,
             "flossmeter — live (simulated straps)",
         )
-    if not (args.shin or args.head):
-        raise UserError("say which straps to show: --sim, or --shin ADDR [--head ADDR]")
-    open_ble_source(args.shin, args.head, args.rate_hz)  # fails early, before a window opens
+    shin, head = args.shin, args.head
+    if not (shin or head):  # the straps remembered by 'flossmeter assign', if any
+        saved = saved_straps(args.config)
+        if not saved:
+            raise UserError(
+                "say which straps to show: --sim, or --shin ADDR [--head ADDR] "
+                "(or run 'flossmeter assign' once to remember them)"
+            )
+        shin, head = saved.get("shin"), saved.get("head")
+        log.info(
+            "straps from the saved config: %s", ", ".join(f"{r} {t}" for r, t in saved.items())
+        )
+    open_ble_source(shin, head, args.rate_hz)  # fails early, before a window opens
     _require_dashboard()
-    targets = {"shin": args.shin} | ({"head": args.head} if args.head else {})
+    targets = {"shin": shin} | ({"head": head} if head else {})
     return _run_live(
-        lambda: open_ble_source(args.shin, args.head, args.rate_hz),
+        lambda: open_ble_source(shin, head, args.rate_hz),
         {"source": "ble", "ble": {"targets": targets, "rate_hz_requested": args.rate_hz}},
         args,
         "flossmeter — live",
@@ -238,6 +258,10 @@ def register(add: AddCommand) -> None:
     src.add_argument("--sim", action="store_true", help="use simulated straps")
     src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
     src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
+    src.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="saved strap config when no straps are named (default: the one 'assign' writes)",
+    )  # fmt: skip
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")

@@ -43,6 +43,27 @@ def test_bad_arguments_are_one_line_errors(capsys, tmp_path, monkeypatch):
     assert "BLE straps are not supported" in _error(capsys, ["live", "--shin", "AA:BB"])
 
 
+def test_live_takes_the_straps_saved_by_assign(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("collector.roles")
+    import collector
+    from gui.cli_dashboard import saved_straps
+
+    config = tmp_path / "straps.json"
+    assert "flossmeter assign" in _error(capsys, ["live", "--config", str(config)])
+    config.write_text(json.dumps({
+        "format": "flossmeter-straps/1",
+        "straps": {"shin": {"address": "C0:FF:EE:00:00:01", "profile": "flossmeter-strap"},
+                   "head": {"name": "FLOSS-0002"}},
+    }))  # fmt: skip
+    assert saved_straps(config) == {"shin": "C0:FF:EE:00:00:01", "head": "FLOSS-0002"}
+    monkeypatch.setitem(sys.modules, "collector.ble", None)
+    monkeypatch.delattr(collector, "ble", raising=False)
+    # the saved straps were taken: it went on to BLE (missing in this "build")
+    assert "BLE straps are not supported" in _error(capsys, ["live", "--config", str(config)])
+    config.write_text("{not json")
+    assert str(config) in _error(capsys, ["live", "--config", str(config)])
+
+
 def test_dashboard_available_needs_a_display(monkeypatch, tmp_path):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
