@@ -19,7 +19,13 @@ log = logging.getLogger("flossmeter")
 
 EXIT_ERROR = 2
 #: Modules whose ``register(add)`` adds subcommands, in --help order.
-COMMAND_MODULES = ("gui.demo", "gui.cli_sessions", "gui.cli_analysis", "gui.cli_dashboard", "gui.cli_ble")
+COMMAND_MODULES = (
+    "gui.demo",
+    "gui.cli_sessions",
+    "gui.cli_analysis",
+    "gui.cli_dashboard",
+    "gui.cli_ble",
+)
 
 Command = Callable[[argparse.Namespace], int]
 AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]

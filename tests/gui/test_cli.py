@@ -132,7 +132,10 @@ def test_demo_writes_and_summarises_a_recording(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ground truth: 2 sets, 12 reps" in text
     assert "total: 12 reps in 2 sets" in text
-    assert out.with_name("demo.reps.csv").exists() and out.with_name("demo.reps.dictionary.csv").exists()
+    assert (
+        out.with_name("demo.reps.csv").exists()
+        and out.with_name("demo.reps.dictionary.csv").exists()
+    )
     assert load_recording(out).closed_cleanly
 
 
