@@ -22,6 +22,8 @@ GOOD_SCORE, FAIR_SCORE = 80.0, 60.0
 #: Flag → plain-language advice, most important first. ``{hold_s}`` etc. are Rep fields.
 FLAG_ADVICE: dict[str, str] = {
     "head_missing": "head strap not seen: check it is on and connected",
+    "head_direction_unknown": "look up to the ceiling and back once, so the head strap knows "
+    "which way is up (slider or tensioner)",
     "partial": "partial range: straighten the knee further",
     "held": "held {hold_s:.0f} s at end range — keep gliding",
     "too_fast": "too fast: take 2–3 s each way",

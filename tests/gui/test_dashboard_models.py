@@ -105,6 +105,10 @@ def test_flags_become_plain_language_in_order_of_importance():
     assert rep_card(rep).tone == "poor"
     assert advice(make_rep(flags=("held",), hold_s=1.2))[0].startswith("held 1 s")
     assert advice(make_rep(flags=("some_new_flag",))) == ["some new flag"]
+    from analysis.dictionary import FLAGS
+
+    for flag in FLAGS:  # every flag the analysis raises has its own plain-language line
+        assert advice(make_rep(flags=(flag,)))[0] != flag.replace("_", " "), flag
     tensioner = advice(make_rep(technique="tensioner"))
     assert len(tensioner) == 1 and tensioner[0].startswith("tensioner")
     no_head = make_rep(flags=("head_missing", "too_slow"), head_rom_deg=math.nan)
