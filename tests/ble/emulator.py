@@ -6,7 +6,12 @@ manager, ``Adapter1`` discovery, ``Device1`` connect/disconnect, ``GattService1`
 ``GattCharacteristic1`` read/write/notify, with BlueZ-shaped object paths. Peripherals speak our
 strap profile, WitMotion's or Movella DOT's, with motion from the physically modelled simulator,
 a drifting device clock, BLE connection-event timing (``linkmodel.py``) and injectable faults.
-Tests steer it through ``org.flossmeter.Emulator1`` at ``/org/flossmeter/Emulator``.
+Tests steer it through ``org.flossmeter.Emulator1`` at ``/org/flossmeter/Emulator`` (``Drop``,
+``SetFaults``, ``SetAdvertising``, ``Tap``: a finger tap on a strap, ``Stats``).
+
+Our straps play one simulated body: the motion starts when the first strap streams, and a strap
+that starts later joins it on its own sample grid (``Stats``: ``streams[i].sim_offset`` is the
+simulator sample played as counter ``first_index``), so head and shin stay aligned as worn.
 """
 
 from __future__ import annotations
@@ -57,17 +62,32 @@ class Faults:
 _SIM_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
+def sim_config(sim: dict[str, Any], rate: float, acc_g: float, gyro_dps: float) -> SimConfig:
+    """The simulated session an emulated device plays (device ``sim`` options over defaults).
+
+    The simulator's own clock model is off (``drift_ppm=0``): its samples lie on an exact grid
+    from ``time_s[0]``, and the emulated device samples that grid with a drifting clock of its own.
+    """
+    defaults = {
+        "sets": 1,
+        "reps_per_set": 4,
+        "variety": "clean",
+        "fidgets": False,
+        "drift_ppm": 0.0,
+    }
+    return SimConfig(
+        **{**defaults, **sim},
+        rate_hz=min(max(rate, 25.0), 400.0),
+        acc_range_g=acc_g,
+        gyro_range_dps=gyro_dps,
+    )
+
+
 def sim_stream(sim: dict[str, Any], role: str, rate: float, acc_g: float, gyro_dps: float) -> Any:
     """A simulated strap stream at this rate and ranges (cached: deterministic by seed)."""
     key = (json.dumps(sim, sort_keys=True), role, rate, acc_g, gyro_dps)
     if key not in _SIM_CACHE:
-        cfg = SimConfig(
-            **{"sets": 1, "reps_per_set": 4, "variety": "clean", "fidgets": False, **sim},
-            rate_hz=min(max(rate, 25.0), 400.0),
-            acc_range_g=acc_g,
-            gyro_range_dps=gyro_dps,
-        )
-        _SIM_CACHE[key] = simulate(cfg).streams[role]
+        _SIM_CACHE[key] = simulate(sim_config(sim, rate, acc_g, gyro_dps)).streams[role]
     return _SIM_CACHE[key]
 
 
@@ -95,7 +115,7 @@ class Peripheral:
         self.chars: dict[str, str] = {}  # uuid → path
         self.notifying: set[str] = set()
         self.link = LinkModel()
-        self._last_event = -math.inf
+        self._last_event: dict[str, float] = {}  # per queue: in order within it
         self.stream_task: asyncio.Task[None] | None = None
         self.tap_at: float | None = None
         self.stats: dict[str, Any] = {
@@ -117,11 +137,15 @@ class Peripheral:
         """Emulator time at which the device clock reads ``device_s``."""
         return (device_s - self.clock_offset_s) / (1.0 + self.drift)
 
-    def uplink_time(self, ready: float) -> float:
-        """When a notification ready at ``ready`` reaches the host (connection events)."""
+    def uplink_time(self, ready: float, queue: str = "data") -> float:
+        """When a notification ready at ``ready`` reaches the host (connection events).
+
+        Notifications of one ``queue`` (data, control replies) arrive in order; a reply does not
+        hold back data that was ready before it (the link layer sends both at one event).
+        """
         t = float(self.link.arrivals(np.array([ready]), self.rng)[0])
-        self._last_event = max(self._last_event, t)
-        return self._last_event
+        self._last_event[queue] = max(self._last_event.get(queue, -math.inf), t)
+        return self._last_event[queue]
 
     def downlink_time(self, sent: float) -> float:
         """When a write sent by the host at ``sent`` reaches the device."""
@@ -139,7 +163,7 @@ class Peripheral:
             stack_jitter_s=f.stack_jitter_s,
             retransmit_p=f.retransmit_p,
         )
-        self._last_event = -math.inf
+        self._last_event.clear()
 
     def on_disconnect(self) -> None:
         if self.stream_task is not None:
@@ -248,7 +272,7 @@ class StrapPeripheral(Peripheral):
             got = self.downlink_time(self.now())
             t_us = round(self.device_time(got) * 1e6) & 0xFFFFFFFF
             reply = struct.pack("<BBII", op | strap.RESPONSE_FLAG, 0, token, t_us)
-            when = self.uplink_time(got + 0.0003)
+            when = self.uplink_time(got + 0.0003, queue="control")
             asyncio.get_running_loop().create_task(self.notify_at(strap.CONTROL_UUID, when, reply))
             return
         else:
@@ -289,11 +313,19 @@ class StrapPeripheral(Peripheral):
             j0 = math.ceil((dev_now - first[0]) * rate)
             dev0 = first[0] + j0 / rate
         else:
-            self._first_stream = (dev_now, rate)
-            j0, dev0 = 0, dev_now
+            # One body wears every strap: the simulated motion starts when the first strap
+            # streams (its first sample is the simulator's first), and a strap that starts later
+            # waits for the next sample of its own simulated grid, so the straps stay aligned.
+            now, t_sim0 = self.now(), float(s.time_s[0])
+            motion0 = self.emu.motion_start(now - t_sim0)
+            self._sim_offset = max(0, math.ceil((now - motion0 - t_sim0) * rate - 1e-9))
+            dev0 = self.device_time(motion0 + t_sim0 + self._sim_offset / rate)
+            self._first_stream = (dev0, rate)
+            j0 = 0
         self.stats["streams"].append(
-            {"first_index": j0, "device_t0_s": dev0, "rate_hz": rate, "per_packet": per}
-        )
+            {"first_index": j0, "device_t0_s": dev0, "rate_hz": rate, "per_packet": per,
+             "sim_offset": self._sim_offset}
+        )  # fmt: skip
         lsb_acc = acc_g * G_MPS2 / 32768.0
         k = 0
         while True:
@@ -301,7 +333,7 @@ class StrapPeripheral(Peripheral):
             dev_t = dev0 + (k * per + np.arange(per)) / rate
             tau = self.emu_time(dev_t)
             ready = float(tau[-1]) + 0.0003
-            idx = (j + np.arange(per)) % n_sim
+            idx = (self._sim_offset + j + np.arange(per)) % n_sim
             acc = s.acc_counts[idx].astype(np.int32)
             jolt = self.tap_jolt_g(tau)
             if jolt.any():
@@ -389,10 +421,12 @@ class WitMotionPeripheral(Peripheral):
             tau = tau0 + k / (rate * (1.0 + self.drift))
             i = self.count % n_sim
             acc = s.acc_counts[i].astype(np.float64)
+            acc[0] += self.tap_jolt_g(np.array([tau]))[0] * 32768 / 16.0  # ±16 g full scale
+            acc = np.clip(np.rint(acc), -32768, 32767)
             roll = math.degrees(math.atan2(acc[1], acc[2]))
             pitch = math.degrees(math.atan2(-acc[0], math.hypot(acc[1], acc[2])))
             ang = np.rint(np.array([roll, pitch, 0.0]) / 180.0 * 32768).clip(-32768, 32767)
-            pkt = witmotion.encode(s.acc_counts[i], s.gyro_counts[i], ang)
+            pkt = witmotion.encode(acc.astype(np.int16), s.gyro_counts[i], ang)
             self.count += 1
             k += 1
             when = self.uplink_time(tau + 0.0003)
@@ -467,7 +501,8 @@ class MovellaPeripheral(Peripheral):
             dev_t = dev0 + k / rate
             tau = self.emu_time(dev_t)
             i = k % n_sim
-            pkt = movella.encode(round(dev_t * 1e6), s.acc_mps2[i], s.gyro_dps[i])
+            acc = s.acc_mps2[i] + np.array([self.tap_jolt_g(np.array([tau]))[0] * G_MPS2, 0, 0])
+            pkt = movella.encode(round(dev_t * 1e6), acc, s.gyro_dps[i])
             k += 1
             when = self.uplink_time(tau + 0.0003)
             delay = when - self.now()
@@ -511,6 +546,13 @@ class Emulator:
     devices: dict[str, Peripheral] = field(default_factory=dict)  # path → peripheral
     discovering: bool = False
     char_owner: dict[str, tuple[Peripheral, str]] = field(default_factory=dict)
+    motion_t0: float | None = None  # emulator time at which the simulated person starts moving
+
+    def motion_start(self, t: float) -> float:
+        """When the simulated motion started (s of emulator time): the first call's ``t``."""
+        if self.motion_t0 is None:
+            self.motion_t0 = t
+        return self.motion_t0
 
     def setup(self) -> None:
         if self.config.get("adapter", True):

@@ -122,8 +122,22 @@ class Bluez:
         """Remote disconnect now; the device does not advertise for ``away_s``."""
         await self._call("Drop", "sd", [address, away_s])
 
-    async def tap(self, address: str) -> None:
-        await self._call("Tap", "s", [address])
+    async def tap(self, *addresses: str) -> None:
+        """A finger tap on each strap now (a 3 g, 60 ms jolt in its acceleration)."""
+        for address in addresses:
+            await self._call("Tap", "s", [address])
+
+    def sync(self, method: str, *args: Any) -> Any:
+        """Call a control method (``tap``, ``drop``, ``stats``, …) from synchronous test code."""
+        import asyncio
+
+        async def call() -> Any:
+            try:
+                return await getattr(self, method)(*args)
+            finally:
+                self.close_control()  # its connection belongs to this event loop
+
+        return asyncio.run(call())
 
     async def set_faults(self, address: str, **faults: Any) -> None:
         await self._call("SetFaults", "ss", [address, json.dumps(faults)])
@@ -149,13 +163,14 @@ class Bluez:
 
 
 def bluez_session(tmp_path, monkeypatch):
-    """Fixture body: a private bus for this test; ``DBUS_SYSTEM_BUS_ADDRESS`` points at it.
+    """Fixture body: a private bus for this test; ``DBUS_SYSTEM_BUS_ADDRESS`` points at it, and
+    ``FLOSSMETER_CONFIG`` at a strap config in the test's folder (never the user's).
 
     Use as ``@pytest.fixture def bluez(tmp_path, monkeypatch): yield from bluez_session(...)``.
     """
     b = Bluez(tmp_path)
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", b.address)
-    monkeypatch.setenv("FLOSSMETER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("FLOSSMETER_CONFIG", str(tmp_path / "config" / "straps.json"))
     try:
         yield b
     finally:
