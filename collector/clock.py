@@ -218,7 +218,8 @@ class DeviceClock:
             b = sign * self._slope_prior
         else:
             b = sign * self._slope_prior
-        recent = xr >= -self.recent_s
+        # the latest observations of this kind (pings may have stopped while data go on)
+        recent = xr >= xr[-1] - self.recent_s
         return sign * float(np.min(ys[recent] - b * xr[recent])), sign * b
 
     def _refit(self) -> None:

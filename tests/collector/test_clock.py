@@ -93,3 +93,22 @@ def test_arrival_clock_estimates_rate_and_infers_long_gaps():
     assert abs(jump - 51) <= 4  # 50 lost, counted to ± the typical jitter
     assert clk.gaps == 1  # resends and batching are not taken for losses
     assert clk.clock.fit.drift_ppm == pytest.approx(-300, abs=60)
+
+
+def test_mapping_survives_a_strap_that_stops_answering_pings():
+    """Pings for 3 s, then data only for 20 s: no crash, times keep increasing and close."""
+    off, rate = 1234.5, 100.0
+    clk = DeviceClock(expect_sync=True, warmup_syncs=20)
+    mapped, truth = [], []
+    for k in range(int(23 * rate) // 2):
+        t = 0.2 + 2 * k / rate
+        dev = off + (1 + 50e-6) * t
+        if t < 3.0:
+            clk.observe_sync(off + (1 + 50e-6) * (t - 0.004), t - 0.005)
+        clk.observe(dev, t + 0.01)
+        if clk.ready:
+            mapped.append(clk.map(np.array([dev]))[0])
+            truth.append(t)
+    err = np.array(mapped) - np.array(truth)
+    assert truth[-1] > 22.0
+    assert np.all(np.diff(mapped) > 0) and np.abs(err).max() < 0.02
