@@ -80,9 +80,7 @@ def build_sinks(recorder: Any, status: Any, sensors: Any) -> list[Any]:
 
 def record_ble(args: argparse.Namespace) -> int:
     """``flossmeter record --shin ADDR --head ADDR -o PATH``: record BLE straps headless."""
-    import asyncio
 
-    from collector.recording import load_recording
     from collector.roles import config_path, describe_straps
 
     _quiet_bleak()
@@ -101,14 +99,9 @@ def record_ble(args: argparse.Namespace) -> int:
         log.info("straps from %s: %s", config.path, describe_straps(config.straps))
     if args.output.exists() and not args.overwrite:
         raise UserError(f"{args.output}: already exists (choose another name or --overwrite)")
-    try:
-        asyncio.run(_record(args, targets, roles_from))
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        log.info("stopped by the user")
-    if args.output.exists():
-        print(load_recording(args.output).summary())
-    return 0
+    from gui.cli_sessions import run_acquisition
+
+    return run_acquisition(_record(args, targets, roles_from), args.output)
 
 
 async def _record(args: argparse.Namespace, targets: dict[str, str], roles_from: str) -> None:

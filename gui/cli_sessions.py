@@ -103,10 +103,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Acquire in real time from the straps into a recording, with a live status line."""
-    import asyncio
-
-    from collector.recording import load_recording
-
     if args.duration_s is not None and args.duration_s <= 0:
         raise UserError("--duration-s must be positive")
     if not args.sim:  # BLE straps: addresses/names given, or the saved strap config
@@ -115,13 +111,22 @@ def cmd_record(args: argparse.Namespace) -> int:
         except ImportError:
             raise UserError("recording from BLE straps is not available in this build") from None
         return record_ble(args)
+    return run_acquisition(_record_sim(args), args.output)
+
+
+def run_acquisition(coro: Any, output: Path) -> int:
+    """Run an acquisition coroutine to its end (or Ctrl-C) and summarise the recording."""
+    import asyncio
+
+    from collector.recording import load_recording
+
     try:
-        asyncio.run(_record_sim(args))
+        asyncio.run(coro)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         log.info("stopped by the user")
-    if args.output.exists():
-        print(load_recording(args.output).summary())
+    if output.exists():
+        print(load_recording(output).summary())
     return 0
 
 
@@ -196,6 +201,10 @@ def register(add: AddCommand) -> None:
     src.add_argument("--sim", action="store_true", help="use simulated straps")
     src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
     src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
+    src.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="saved strap config (default: the one 'flossmeter assign' writes)",
+    )  # fmt: skip
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     _add_session_options(p)
