@@ -80,7 +80,6 @@ def build_sinks(recorder: Any, status: Any, sensors: Any) -> list[Any]:
 
 def record_ble(args: argparse.Namespace) -> int:
     """``flossmeter record --shin ADDR --head ADDR -o PATH``: record BLE straps headless."""
-
     from collector.roles import config_path, describe_straps
 
     _quiet_bleak()
