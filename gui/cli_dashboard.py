@@ -117,9 +117,9 @@ def saved_straps(path: Path | None = None) -> dict[str, str]:
 
 def _sim_session(args: argparse.Namespace) -> Any:
     from collector.simulator import simulate
-    from gui.cli_sessions import _sim_config
+    from gui.cli_sessions import sim_config
 
-    return simulate(_sim_config(args))
+    return simulate(sim_config(args))
 
 
 def _run_live(
@@ -251,17 +251,10 @@ def run_demo_dashboard(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add the ``live`` and ``replay`` subcommands."""
-    from gui.cli_sessions import _add_sim_options
+    from gui.cli_sessions import add_sim_options, add_strap_options
 
     p = add("live", cmd_live, "live dashboard: signals, reps counted and scored, recording")
-    src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
-    src.add_argument("--sim", action="store_true", help="use simulated straps")
-    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
-    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
-    src.add_argument(
-        "--config", type=Path, metavar="PATH",
-        help="saved strap config when no straps are named (default: the one 'assign' writes)",
-    )  # fmt: skip
+    add_strap_options(p)
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
@@ -270,7 +263,7 @@ def register(add: AddCommand) -> None:
         help="where the Record button writes (default: recordings/)",
     )  # fmt: skip
     _add_gui_options(p)
-    _add_sim_options(p)
+    add_sim_options(p)
 
     p = add("replay", cmd_replay, "replay a recording in the dashboard; export its reps")
     p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")

@@ -13,7 +13,7 @@ from gui.cli import AddCommand, UserError, load_input
 log = logging.getLogger("flossmeter")
 
 
-def _add_sim_options(p: argparse.ArgumentParser) -> None:
+def add_sim_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("simulated straps")
     g.add_argument("--sets", type=int, default=2, help="number of sets (default 2)")
     g.add_argument("--reps", type=int, default=8, help="reps per set (default 8)")
@@ -45,7 +45,19 @@ def _add_sim_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _sim_config(args: argparse.Namespace) -> Any:
+def add_strap_options(p: argparse.ArgumentParser) -> None:
+    """Which straps: ``--sim``, or BLE ``--shin/--head``, or the saved ``--config``."""
+    src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
+    src.add_argument("--sim", action="store_true", help="use simulated straps")
+    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
+    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
+    src.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="saved strap config when no straps are named (default: the one 'assign' writes)",
+    )  # fmt: skip
+
+
+def sim_config(args: argparse.Namespace) -> Any:
     from collector.simulator import SimConfig, parse_faults
 
     try:
@@ -92,7 +104,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from collector.recording import load_recording, write_blocks
     from collector.simulator import simulate
 
-    session = simulate(_sim_config(args))
+    session = simulate(sim_config(args))
     items = (item for _, item in session.timeline())
     write_blocks(
         args.output, items, session.sensors, _session_meta(args, session), overwrite=args.overwrite
@@ -141,7 +153,7 @@ async def _record_sim(args: argparse.Namespace) -> None:
     from gui.rep_counter import RepCounter
     from gui.status import StatusLine
 
-    session = simulate(_sim_config(args))
+    session = simulate(sim_config(args))
     meta = _session_meta(args, session)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -194,21 +206,14 @@ def register(add: AddCommand) -> None:
     """Add this module's subcommands."""
     p = add("simulate", cmd_simulate, "write a simulated session with its ground truth")
     _add_session_options(p)
-    _add_sim_options(p)
+    add_sim_options(p)
 
     p = add("record", cmd_record, "record straps in real time into a recording")
-    src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
-    src.add_argument("--sim", action="store_true", help="use simulated straps")
-    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
-    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
-    src.add_argument(
-        "--config", type=Path, metavar="PATH",
-        help="saved strap config (default: the one 'flossmeter assign' writes)",
-    )  # fmt: skip
+    add_strap_options(p)
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     _add_session_options(p)
-    _add_sim_options(p)
+    add_sim_options(p)
 
     p = add("export", cmd_export, "export a recording's samples as long CSV")
     p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")

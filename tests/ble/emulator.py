@@ -185,6 +185,21 @@ class Peripheral:
         if uuid in self.notifying and self.connected:
             self.emu.send_value(self.chars[uuid], data)
 
+    async def send_data(self, uuid: str, pkt: bytes, ready: float) -> None:
+        """Send a data packet when the link can take it (ready at emulator time ``ready``),
+        unless the injected faults drop or garble it."""
+        delay = self.uplink_time(ready) - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.rng.random() < self.faults.drop_p:
+            self.stats["dropped"] += 1
+            return
+        if self.rng.random() < self.faults.malformed_p:
+            self.stats["malformed"] += 1
+            pkt = self.garble(pkt)
+        self.notify(uuid, pkt)
+        self.stats["sent"] += 1
+
     async def notify_at(self, uuid: str, when: float, data: bytes) -> None:
         delay = when - self.now()
         if delay > 0:
@@ -345,18 +360,7 @@ class StrapPeripheral(Peripheral):
             )  # fmt: skip
             self.seq = j + per
             k += 1
-            when = self.uplink_time(ready)
-            delay = when - self.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if self.rng.random() < self.faults.drop_p:
-                self.stats["dropped"] += 1
-                continue
-            if self.rng.random() < self.faults.malformed_p:
-                self.stats["malformed"] += 1
-                pkt = self.garble(pkt)
-            self.notify(strap.DATA_UUID, pkt)
-            self.stats["sent"] += 1
+            await self.send_data(strap.DATA_UUID, pkt, ready)
 
 
 class WitMotionPeripheral(Peripheral):
@@ -429,18 +433,7 @@ class WitMotionPeripheral(Peripheral):
             pkt = witmotion.encode(acc.astype(np.int16), s.gyro_counts[i], ang)
             self.count += 1
             k += 1
-            when = self.uplink_time(tau + 0.0003)
-            delay = when - self.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if self.rng.random() < self.faults.drop_p:
-                self.stats["dropped"] += 1
-                continue
-            if self.rng.random() < self.faults.malformed_p:
-                self.stats["malformed"] += 1
-                pkt = self.garble(pkt)
-            self.notify(witmotion.NOTIFY_UUID, pkt)
-            self.stats["sent"] += 1
+            await self.send_data(witmotion.NOTIFY_UUID, pkt, tau + 0.0003)
 
 
 class MovellaPeripheral(Peripheral):
@@ -504,18 +497,7 @@ class MovellaPeripheral(Peripheral):
             acc = s.acc_mps2[i] + np.array([self.tap_jolt_g(np.array([tau]))[0] * G_MPS2, 0, 0])
             pkt = movella.encode(round(dev_t * 1e6), acc, s.gyro_dps[i])
             k += 1
-            when = self.uplink_time(tau + 0.0003)
-            delay = when - self.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if self.rng.random() < self.faults.drop_p:
-                self.stats["dropped"] += 1
-                continue
-            if self.rng.random() < self.faults.malformed_p:
-                self.stats["malformed"] += 1
-                pkt = self.garble(pkt)
-            self.notify(movella.MEDIUM_PAYLOAD_UUID, pkt)
-            self.stats["sent"] += 1
+            await self.send_data(movella.MEDIUM_PAYLOAD_UUID, pkt, tau + 0.0003)
 
 
 class OtherPeripheral(Peripheral):

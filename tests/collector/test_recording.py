@@ -22,7 +22,7 @@ from collector.recording import (
 )
 from collector.simulator import simulate
 from gui.cli import build_parser
-from gui.cli_sessions import _sim_config
+from gui.cli_sessions import sim_config
 from tests.conftest import cached_session
 
 
@@ -173,7 +173,7 @@ def test_sigkill_at_20_random_instants_loses_nothing_older_than_half_a_second(
 ):
     rng = random.Random(2026)
     argv = ["--seed", "5", "--faults", "loss=0.02"]
-    config = _sim_config(build_parser().parse_args(["record", "--sim", "-o", "x", *argv]))
+    config = sim_config(build_parser().parse_args(["record", "--sim", "-o", "x", *argv]))
     session = simulate(config)
     kills = 20
     for k in range(kills):
