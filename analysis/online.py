@@ -21,7 +21,7 @@ from analysis.frontend import FrontEndParams, StrapFrontEnd
 from analysis.metrics import RepContext, compute_rep
 from analysis.params import RepParams
 from analysis.results import AnalyzerStatus, Rep
-from analysis.segmentation import RepDetector, _angle_deg, _first
+from analysis.segmentation import RepDetector, _angle_deg, _first, track_peak
 
 ROLES = ("shin", "head")
 
@@ -117,11 +117,9 @@ class CalibrationTracker:
         e = np.linalg.norm(phi - cols.at("phi", self._anchor), axis=1)
         peak_run = np.maximum.accumulate(np.maximum(e, self._peak))
         back = (e < 0.4 * peak_run) & (run >= rest // 2 + 1)
-        k = _first(back)
-        upto = len(e) if k is None else k + 1
-        j = int(np.argmax(e[:upto]))
-        if e[j] > self._peak:
-            self._peak, self._peak_i = float(e[j]), c + j
+        k, self._peak, j = track_peak(e, self._peak, back)
+        if j >= 0:
+            self._peak_i = c + j
         if k is None:
             self._cursor = r
             return

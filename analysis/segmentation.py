@@ -100,6 +100,15 @@ def quadratic_onset(t: np.ndarray, v: np.ndarray, i1: int, level: float, rising:
     return min(2 * t1 - t2, t1 + 0.4)
 
 
+def track_peak(e: np.ndarray, peak: float, stop: np.ndarray) -> tuple[int | None, float, int]:
+    """Walk an excursion ``e`` until ``stop`` first holds: ``(that index or None, the highest
+    value up to and including it — at least ``peak`` —, its index or −1 if still ``peak``)``."""
+    k = _first(stop)
+    upto = len(e) if k is None else k + 1
+    j = int(np.argmax(e[:upto]))
+    return (k, float(e[j]), j) if e[j] > peak else (k, peak, -1)
+
+
 def _run_length(flags: np.ndarray) -> np.ndarray:
     idx = np.arange(1, len(flags) + 1)
     return idx - np.maximum.accumulate(np.where(flags, 0, idx))
@@ -255,11 +264,9 @@ class RepDetector:
         peak_run = np.maximum.accumulate(np.maximum(e, cand.peak))
         thr = np.maximum(self.p.return_min_deg, self.p.return_frac * peak_run)
         went_out = peak_run >= self.p.start_deg  # a candidate begun at a valley must go out first
-        k = _first((e < thr) & went_out)
-        upto = (k if k is not None else len(e) - 1) + 1
-        j = int(np.argmax(e[:upto]))
-        if e[j] > cand.peak:
-            cand.peak, cand.peak_i = float(e[j]), c + j
+        k, cand.peak, j = track_peak(e, cand.peak, (e < thr) & went_out)
+        if j >= 0:
+            cand.peak_i = c + j
         if k is None:
             self.cursor = r
             return

@@ -104,20 +104,15 @@ def record_ble(args: argparse.Namespace) -> int:
 
 
 async def _record(args: argparse.Namespace, targets: dict[str, str], roles_from: str) -> None:
-    import asyncio
-    import signal
     import time
 
     from collector.ble import BleSource
     from collector.hub import Hub
     from collector.recording import Recorder
+    from gui.cli_sessions import run_hub, stop_on_signals
     from gui.status import StatusLine
 
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    if task is not None:  # stop cleanly (file closed, straps released) on Ctrl-C or kill
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+    stop_on_signals()
     source = BleSource(targets, rate_hz=args.rate_hz)  # type: ignore[arg-type]
     async with source:
         meta = {
@@ -135,18 +130,11 @@ async def _record(args: argparse.Namespace, targets: dict[str, str], roles_from:
             overwrite=args.overwrite,
         ) as rec:  # fmt: skip
             status = StatusLine(sys.stderr)
-            sinks = build_sinks(rec, status, source.sensors)
-            hub = Hub(source, sinks)
+            hub = Hub(source, build_sinks(rec, status, source.sensors))
             status.hub = hub
             try:
-                await hub.run(duration_s=args.duration_s)
-            except asyncio.CancelledError:
-                log.info("stopped")
+                await run_hub(hub, args.duration_s, status)
             finally:
-                for sink in sinks:
-                    if hasattr(sink, "finish") and sink is not status:
-                        sink.finish()
-                status.finish()
                 rec.set_meta("ble_stats", source.stats())
                 rec.set_meta(
                     "ble_connect_s",

@@ -142,9 +142,36 @@ def run_acquisition(coro: Any, output: Path) -> int:
     return 0
 
 
-async def _record_sim(args: argparse.Namespace) -> None:
+def stop_on_signals() -> None:
+    """Cancel the running task on Ctrl-C or kill (even in the background), so that the
+    acquisition's ``finally`` and context managers close the file and release the straps."""
     import asyncio
     import signal
+
+    task = asyncio.current_task()
+    if task is not None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+
+
+async def run_hub(hub: Any, duration_s: float | None, status: Any) -> None:
+    """Run ``hub`` until its source ends, ``duration_s`` pass or it is stopped; then let every
+    sink with a ``finish`` (e.g. the rep counter) finish, the status line last."""
+    import asyncio
+
+    try:
+        await hub.run(duration_s=duration_s)
+    except asyncio.CancelledError:
+        log.info("stopped")
+    finally:
+        for sink in hub.sinks:
+            if sink is not status and hasattr(sink, "finish"):
+                sink.finish()
+        status.finish()
+
+
+async def _record_sim(args: argparse.Namespace) -> None:
     import time
 
     from collector.hub import Hub
@@ -155,11 +182,7 @@ async def _record_sim(args: argparse.Namespace) -> None:
 
     session = simulate(sim_config(args))
     meta = _session_meta(args, session)
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    if task is not None:  # stop cleanly (file closed) on Ctrl-C or kill, even in the background
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+    stop_on_signals()
     status = StatusLine(sys.stderr)
     counter = RepCounter(session.sensors, status)  # before the clock starts: imports take time
     async with SimulatedSource(session, speed=args.speed) as source:
@@ -170,12 +193,8 @@ async def _record_sim(args: argparse.Namespace) -> None:
             hub = Hub(source, [rec, counter, status])
             status.hub = hub
             try:
-                await hub.run(duration_s=args.duration_s)
-            except asyncio.CancelledError:
-                log.info("stopped")
-            finally:
-                counter.finish()
-                status.finish()
+                await run_hub(hub, args.duration_s, status)
+            finally:  # the ground truth of what was recorded
                 gt = session.truth.to_dict()
                 gt["reps"] = [r for r in gt["reps"] if r["end_s"] <= rec.last_time_s]
                 gt["fidgets"] = [f for f in gt["fidgets"] if f["end_s"] <= rec.last_time_s]
