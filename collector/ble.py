@@ -18,12 +18,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from collector.ble_links import LINKS, Item, Link
 from collector.errors import CollectorError
-from collector.model import ROLES, Role, SampleBlock, SensorInfo, SourceEvent
+from collector.model import ROLES, Role, SampleBlock, SensorInfo, SourceBase, SourceEvent
 from collector.protocols import FAMILIES, Advertisement, Family, recognise
 
 log = logging.getLogger(__name__)
@@ -121,6 +120,37 @@ def matches(found: Found, target: str) -> bool:
     return found.adv.address.lower() == t or (bool(found.adv.name) and found.adv.name.lower() == t)
 
 
+def seen_all(*targets: str) -> Callable[[dict[str, Found]], bool]:
+    """A :func:`scan` stop condition: every one of ``targets`` (addresses or names) was seen."""
+
+    def complete(found: dict[str, Found]) -> bool:
+        return all(any(matches(f, t) for f in found.values()) for t in targets)
+
+    return complete
+
+
+def pick(
+    found: dict[str, Found], target: str, role: str | None = None, scan_s: float = 5.0
+) -> Found:
+    """The scan result the user named ``target`` (address or name), a supported sensor.
+
+    Nothing of that name among ``found`` (a ``scan_s`` s scan), or a device that is no sensor we
+    support, is a :class:`CollectorError` saying what to do; ``role`` names the strap in it.
+    """
+    hits = [f for f in found.values() if matches(f, target)]
+    if not hits:
+        which = f"{target!r} ({role})" if role else repr(target)
+        raise CollectorError(
+            f"no device {which} found in {scan_s:g} s: switch it on and bring it close, "
+            "or see what is around with 'flossmeter scan'"
+        )
+    f = hits[0]
+    if f.family is None:
+        name = f"{f.adv.name} ({f.adv.address})" if f.adv.name else f.adv.address
+        raise CollectorError(f"{name} is not a supported sensor (supported: {SUPPORTED})")
+    return f
+
+
 class _AdvertWatch:
     """One shared scanner for every strap waiting to reconnect (BlueZ allows one discovery)."""
 
@@ -164,7 +194,7 @@ class _AdvertWatch:
             self._scanner = None
 
 
-class BleSource:
+class BleSource(SourceBase):
     """Two (or one) sensors over BLE as a :class:`collector.model.Source`.
 
     ``targets`` maps roles to an address or advertised name. ``rate_hz`` is the sample rate
@@ -218,7 +248,7 @@ class BleSource:
 
     # -- entering: find, check, connect -------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         self.t0 = time.monotonic()
         self._wake = asyncio.Event()
         self._watch = _AdvertWatch()
@@ -231,30 +261,15 @@ class BleSource:
                 if isinstance(res, BaseException):
                     raise res
         except BaseException:
-            await self._shutdown()
+            await self._close()
             raise
         for role in self.targets:
             self._tasks.append(asyncio.create_task(self._supervise(role)))
-        return self
 
     async def _find(self) -> None:
-        wanted = self.targets
-
-        def complete(found: dict[str, Found]) -> bool:
-            return all(any(matches(f, t) for f in found.values()) for t in wanted.values())
-
-        found = await scan(self.scan_timeout_s, complete)
-        for role, target in wanted.items():
-            hits = [f for f in found.values() if matches(f, target)]
-            if not hits:
-                raise CollectorError(
-                    f"no device {target!r} ({role}) found in {self.scan_timeout_s:g} s: switch "
-                    "it on and bring it close, or see what is around with 'flossmeter scan'"
-                )
-            f = hits[0]
-            if f.family is None:
-                name = f"{f.adv.name} ({f.adv.address})" if f.adv.name else f.adv.address
-                raise CollectorError(f"{name} is not a supported sensor (supported: {SUPPORTED})")
+        found = await scan(self.scan_timeout_s, seen_all(*self.targets.values()))
+        for role, target in self.targets.items():
+            f = pick(found, target, role, self.scan_timeout_s)
             self.found[role] = f
             self.links[role] = LINKS[f.family.kind](role, self.rate_hz, self.now)
             self.links[role].wake = self._wake.set
@@ -341,9 +356,6 @@ class BleSource:
 
     # -- iterating ------------------------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[SampleBlock | SourceEvent]:
-        return self._items()
-
     async def _items(self) -> AsyncIterator[SampleBlock | SourceEvent]:
         while True:
             await self._wake.wait()
@@ -359,15 +371,7 @@ class BleSource:
 
     # -- leaving ----------------------------------------------------------------------------------
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._shutdown()
-
-    async def _shutdown(self) -> None:
+    async def _close(self) -> None:
         self._closing = True
         for t in self._tasks:
             t.cancel()

@@ -169,27 +169,29 @@ class DeviceClock:
 
     def observe(self, device_s: float, arrival_s: float) -> None:
         """Add one packet: device time (s) of its last sample, session time (s) it arrived."""
-        if not (math.isfinite(device_s) and math.isfinite(arrival_s)):
-            return
-        self._seen(device_s)
-        self.packets += 1
-        k = int(device_s // self.bin_s)
-        old = self._up.get(k)
-        if old is None or arrival_s - device_s < old[1] - old[0]:
-            self._up[k] = (device_s, arrival_s)
-        self._maybe_refit(device_s)
+        if self._add(self._up, device_s, arrival_s, 1.0):
+            self.packets += 1
 
     def observe_sync(self, device_s: float, sent_s: float) -> None:
         """Add one ping: the device time (s) when it got a ping the host sent at ``sent_s``."""
-        if not (math.isfinite(device_s) and math.isfinite(sent_s)):
-            return
+        if self._add(self._low, device_s, sent_s, -1.0):
+            self.syncs += 1
+
+    def _add(
+        self, bins: dict[int, tuple[float, float]], device_s: float, host_s: float, sign: float
+    ) -> bool:
+        """Keep the fastest point of its bin: the least ``host − device`` for packets (upper
+        bounds, ``sign`` 1), the greatest for pings (lower bounds, ``sign`` −1); False if not
+        finite. Negation is exact, so ``sign`` changes no comparison."""
+        if not (math.isfinite(device_s) and math.isfinite(host_s)):
+            return False
         self._seen(device_s)
-        self.syncs += 1
         k = int(device_s // self.bin_s)
-        old = self._low.get(k)
-        if old is None or sent_s - device_s > old[1] - old[0]:
-            self._low[k] = (device_s, sent_s)
+        old = bins.get(k)
+        if old is None or sign * (host_s - device_s) < sign * (old[1] - old[0]):
+            bins[k] = (device_s, host_s)
         self._maybe_refit(device_s)
+        return True
 
     def _maybe_refit(self, x: float) -> None:
         if self.fit is None or x - self._fit_x >= self.refit_every_s:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from collector.errors import CollectorError
+from collector.gaps import median_rate_hz
 from collector.model import ROLES
 from collector.recording import SAMPLE_COLUMNS, Recording
 
@@ -110,7 +111,7 @@ def read_samples_csv(path: str | os.PathLike[str]) -> Recording:
     if "shin" not in samples:
         raise CollectorError(f"{p}: no shin samples (the shin sensor is required)")
     sensors = {
-        role: {"role": role, "kind": "csv", "rate_hz": _median_rate(df_["time_s"])}
+        role: {"role": role, "kind": "csv", "rate_hz": median_rate_hz(df_["time_s"].to_numpy())}
         for role, df_ in samples.items()
     }
     events = pd.DataFrame(columns=["time_s", "sensor", "kind", "detail"])
@@ -134,11 +135,6 @@ def _index_from_time(t: np.ndarray) -> np.ndarray:
     dt = np.diff(t)
     steps = np.maximum(1, np.rint(dt / np.median(dt))).astype(np.int64)
     return np.concatenate(([0], np.cumsum(steps)))
-
-
-def _median_rate(t: pd.Series) -> float:
-    dt = np.diff(t.to_numpy())
-    return float(1.0 / np.median(dt)) if len(dt) else float("nan")
 
 
 def _parser_message(msg: str) -> str:

@@ -10,11 +10,11 @@ Degrees of freedom of the seated model (see ``kinematics.py`` for the body they 
 
 Head pitch (+ = extension / looking up) is ``−(trunk + neck)``.
 
-A *slider* rep (DESIGN.md): knee extends while the trunk sits up and the chin lifts to neutral;
-at end range the head looks up a further 15–30° with the knee still, returns to neutral; then
-the knee bends while slumping and chin-to-chest. A *tensioner* rep: the knee extends while the
-neck *flexes*, then both return. Everything a rep does is made of minimum-jerk moves, so
-ground-truth onsets, ends and still periods are exact.
+A *slider* rep (docs/simulator.md): knee extends while the trunk sits up and the chin lifts to
+neutral; at end range the head looks up a further 15–30° with the knee still, returns to
+neutral; then the knee bends while slumping and chin-to-chest. A *tensioner* rep: the knee
+extends while the neck *flexes*, then both return. Everything a rep does is made of minimum-jerk
+moves, so ground-truth onsets, ends and still periods are exact.
 """
 
 from __future__ import annotations

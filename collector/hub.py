@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
+from collector.gaps import find_gaps, rate_over_span_hz
 from collector.model import Role, SampleBlock, Source, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -52,9 +51,9 @@ class SensorStats:
     @property
     def rate_hz(self) -> float:
         """Samples received plus lost per second of session time spanned."""
-        span = self.last_time_s - self.first_time_s
-        n = self.samples + self.lost_samples - 1
-        return n / span if span > 0 and n > 0 else float("nan")
+        # one sample spans no time, so a positive span implies at least one period
+        periods = self.samples + self.lost_samples - 1
+        return rate_over_span_hz(periods, self.last_time_s - self.first_time_s)
 
 
 class GapTracker:
@@ -68,17 +67,16 @@ class GapTracker:
         st = self.stats.setdefault(block.sensor, SensorStats())
         if len(block) == 0:
             return []
-        idx, t = block.sample_index, block.time_s
-        if st.last_index is not None:  # compare across the boundary with the previous block too
-            idx = np.concatenate(([st.last_index], idx))
-            t = np.concatenate(([st.last_time_s], t))
+        # compare across the boundary with the previous block too
+        previous = None if st.last_index is None else (st.last_index, st.last_time_s)
+        gaps = find_gaps(block.sample_index, block.time_s, previous)
         events = []
-        for j in np.flatnonzero(np.diff(idx) > 1):
-            lost = int(idx[j + 1] - idx[j] - 1)
+        for n_lost, t, until in zip(gaps.lost, gaps.time_s, gaps.until_s, strict=True):
+            lost = int(n_lost)
             st.gaps += 1
             st.lost_samples += lost
-            detail = {"lost": lost, "until_s": float(t[j + 1])}
-            events.append(SourceEvent(float(t[j]), "gap", block.sensor, detail))
+            detail = {"lost": lost, "until_s": float(until)}
+            events.append(SourceEvent(float(t), "gap", block.sensor, detail))
         if st.samples == 0:
             st.first_time_s = float(block.time_s[0])
         st.samples += len(block)
@@ -88,15 +86,17 @@ class GapTracker:
         return events
 
 
-class Hub:
-    """Run a source and fan its items out to sinks."""
+class Dispatcher:
+    """Fan items out to sinks, finding gaps on the way: what the hub does with each item, also
+    usable without a source (the batch writer feeds a whole stream through it).
 
-    def __init__(self, source: Source, sinks: Iterable[Sink] = (), tick_s: float = 0.1) -> None:
-        self.source = source
+    With ``log_gaps`` each gap is logged (the live hub); a batch writer stays quiet.
+    """
+
+    def __init__(self, sinks: Iterable[Sink] = (), *, log_gaps: bool = False) -> None:
         self.sinks: list[Sink] = list(sinks)
-        self.tick_s = tick_s
         self.tracker = GapTracker()
-        self.started_monotonic: float | None = None
+        self.log_gaps = log_gaps
 
     @property
     def stats(self) -> dict[Role, SensorStats]:
@@ -119,8 +119,11 @@ class Hub:
         """Hand one item to every sink (gap events first, before the block that reveals them)."""
         if isinstance(item, SampleBlock):
             for gap in self.tracker.observe(item):
-                d = gap.detail
-                log.info("%s: %d samples lost before t=%.3f s", gap.sensor, d["lost"], d["until_s"])
+                if self.log_gaps:
+                    d = gap.detail
+                    log.info(
+                        "%s: %d samples lost before t=%.3f s", gap.sensor, d["lost"], d["until_s"]
+                    )
                 for s in self.sinks:
                     s.on_event(gap)
             for s in self.sinks:
@@ -137,6 +140,16 @@ class Hub:
             tick = getattr(s, "tick", None)
             if tick is not None:
                 tick()
+
+
+class Hub(Dispatcher):
+    """Run a source and fan its items out to sinks."""
+
+    def __init__(self, source: Source, sinks: Iterable[Sink] = (), tick_s: float = 0.1) -> None:
+        super().__init__(sinks, log_gaps=True)
+        self.source = source
+        self.tick_s = tick_s
+        self.started_monotonic: float | None = None
 
     async def run(self, duration_s: float | None = None) -> None:
         """Consume the (entered) source until it ends or ``duration_s`` of wall time pass."""

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from collector.kinematics import G_MPS2, rot_axis
+from collector.constants import G_MPS2
+from collector.kinematics import rot_axis
 
 MountingMode = Literal["random", "nominal", "backwards"]
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from collector.constants import G_MPS2
 from collector.trajectory import Track
 
-G_MPS2 = 9.80665
 _Z = np.array([0.0, 0.0, 1.0])
 
 

@@ -141,3 +141,32 @@ class Source(Protocol):
     ) -> None: ...
 
     def __aiter__(self) -> AsyncIterator[SampleBlock | SourceEvent]: ...
+
+
+class SourceBase:
+    """What every :class:`Source` shares: ``async with`` runs :meth:`_open` and :meth:`_close`,
+    iterating runs :meth:`_items`. Subclasses supply those three (and ``sensors``)."""
+
+    async def __aenter__(self) -> Self:
+        await self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    def __aiter__(self) -> AsyncIterator[SampleBlock | SourceEvent]:
+        return self._items()
+
+    async def _open(self) -> None:
+        """Connect or open (on entering); release everything taken if it fails."""
+
+    async def _close(self) -> None:
+        """Release every resource (on leaving, also after an error)."""
+
+    def _items(self) -> AsyncIterator[SampleBlock | SourceEvent]:
+        raise NotImplementedError

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from collector.errors import CollectorError
+from collector.gaps import find_gaps, measured_rate_hz
 from collector.model import ROLES, Role, SampleBlock, SensorInfo, SourceEvent
 
 if TYPE_CHECKING:
@@ -339,25 +340,13 @@ class Recording:
         import pandas as pd
 
         df = self.samples[role]
-        idx = df["sample_index"].to_numpy()
-        jumps = np.flatnonzero(np.diff(idx) > 1)
-        t = df["time_s"].to_numpy()
-        return pd.DataFrame(
-            {
-                "time_s": t[jumps],
-                "until_s": t[jumps + 1],
-                "lost": (idx[jumps + 1] - idx[jumps] - 1).astype(np.int64),
-            }
-        )
+        gaps = find_gaps(df["sample_index"].to_numpy(), df["time_s"].to_numpy())
+        return pd.DataFrame({"time_s": gaps.time_s, "until_s": gaps.until_s, "lost": gaps.lost})
 
     def rate_hz(self, role: Role) -> float:
         """Measured sample rate: samples received plus lost, over the time they span, Hz."""
         df = self.samples[role]
-        if len(df) < 2:
-            return float("nan")
-        span = float(df["time_s"].iloc[-1] - df["time_s"].iloc[0])
-        idx = df["sample_index"].to_numpy()
-        return float(idx[-1] - idx[0]) / span if span > 0 else float("nan")
+        return measured_rate_hz(df["sample_index"].to_numpy(), df["time_s"].to_numpy())
 
     def summary(self) -> str:
         """A human-readable overview (what ``flossmeter info`` prints)."""
@@ -572,17 +561,13 @@ def write_blocks(
 ) -> Path:
     """Write a whole stream of blocks and events to a new recording at once (batch path).
 
-    Gaps are found and recorded as events exactly as the live hub does.
+    Items go through the hub's own dispatch, so gaps are found and recorded as events exactly
+    as live.
     """
-    from collector.hub import GapTracker
+    from collector.hub import Dispatcher
 
-    gaps = GapTracker()
     with Recorder(path, sensors, metadata, overwrite=overwrite, commit_interval_s=1.0) as rec:
+        dispatch = Dispatcher([rec]).dispatch
         for item in blocks:
-            if isinstance(item, SampleBlock):
-                for gap in gaps.observe(item):
-                    rec.on_event(gap)
-                rec.on_block(item)
-            else:
-                rec.on_event(item)
+            dispatch(item)
     return Path(path)

@@ -15,12 +15,20 @@ import dataclasses
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collector.model import EVENT_KINDS, ROLES, Role, SampleBlock, SensorInfo, SourceEvent
+from collector.gaps import break_positions
+from collector.model import (
+    EVENT_KINDS,
+    ROLES,
+    Role,
+    SampleBlock,
+    SensorInfo,
+    SourceBase,
+    SourceEvent,
+)
 
 if TYPE_CHECKING:
     from collector.recording import Recording
@@ -66,7 +74,7 @@ def _cut(role: Role, df: Any, rate_hz: float, block_s: float) -> _Blocks:
     n = len(t)
     per_block = max(1, round(rate_hz * block_s)) if math.isfinite(rate_hz) else 5
     cuts = set(range(0, n, per_block))
-    cuts.update((np.flatnonzero(np.diff(idx) != 1) + 1).tolist())  # never across a gap
+    cuts.update(break_positions(idx).tolist())  # never across a gap (or a repeat, a restart)
     starts = np.array(sorted(c for c in cuts if c < n), dtype=np.int64)
     ends = np.append(starts[1:], n).astype(np.int64)
     return _Blocks(role, t, dev, idx, acc, gyro, starts, ends)
@@ -84,7 +92,7 @@ def _sensor_info(role: Role, described: dict[str, Any] | None, rate_hz: float) -
         return SensorInfo(role=role, kind="recording", rate_hz=rate_hz)
 
 
-class ReplaySource:
+class ReplaySource(SourceBase):
     """Stream a loaded :class:`~collector.recording.Recording` in (scaled) real time.
 
     ``speed`` is playback time per wall second (0.5–8); ``start_s`` where playback begins;
@@ -248,21 +256,12 @@ class ReplaySource:
 
     # -- the Source protocol -------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         self._entered = True
         self._anchor_wall = time.monotonic()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _close(self) -> None:
         self._entered = False
-
-    def __aiter__(self) -> AsyncIterator[SampleBlock | SourceEvent]:
-        return self._items()
 
     async def _wait(self, timeout_s: float | None) -> None:
         try:

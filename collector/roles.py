@@ -31,8 +31,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from collector.constants import G_MPS2
 from collector.errors import CollectorError
-from collector.kinematics import G_MPS2
 from collector.model import ROLES, Role
 
 CONFIG_ENV = "FLOSSMETER_CONFIG"

@@ -14,11 +14,11 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from collector.constants import G_MPS2
 from collector.exercise import (
     Choreography,
     GroundTruth,
@@ -38,8 +38,8 @@ from collector.imu_model import (
     random_errors,
     random_mounting,
 )
-from collector.kinematics import G_MPS2, Body, head_motion, rot_axis, sensor_readings, shin_motion
-from collector.model import Role, SampleBlock, SensorInfo, SourceEvent
+from collector.kinematics import Body, head_motion, rot_axis, sensor_readings, shin_motion
+from collector.model import Role, SampleBlock, SensorInfo, SourceBase, SourceEvent
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,16 @@ class SimConfig:
     drift_ppm: float | None = None  # device clock drift; None: random within ±100 ppm
     acc_range_g: float = 16.0
     gyro_range_dps: float = 2000.0
+
+    #: The fields that say what the person does (``random_script``'s options); the others say
+    #: how the straps measure and send it.
+    SCRIPT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "sets", "reps_per_set", "technique", "variety", "fidgets", "head", "calibration",
+    )  # fmt: skip
+
+    def script_options(self) -> dict[str, Any]:
+        """The options of the random session script this configuration asks for."""
+        return {name: getattr(self, name) for name in self.SCRIPT_FIELDS}
 
     def __post_init__(self) -> None:
         # the straps run at 25–400 Hz; up to 1 kHz is allowed for stress tests and benchmarks
@@ -184,16 +194,7 @@ def simulate(
     seeds = np.random.SeedSequence(config.seed).spawn(5)
     r_script, r_shin, r_head, r_shin_link, r_head_link = (np.random.default_rng(s) for s in seeds)
     if script is None:
-        script = random_script(
-            r_script,
-            sets=config.sets,
-            reps_per_set=config.reps_per_set,
-            technique=config.technique,
-            variety=config.variety,
-            fidgets=config.fidgets,
-            head=config.head,
-            calibration=config.calibration,
-        )
+        script = random_script(r_script, **config.script_options())
     choreo = choreograph(script)
     body = Body()
     roles: tuple[Role, ...] = ("shin", "head") if config.head else ("shin",)
@@ -286,7 +287,7 @@ def _adjustments(
     return R, w, acc
 
 
-class SimulatedSource:
+class SimulatedSource(SourceBase):
     """Stream a simulated session in real time (or ``speed`` × faster) as a :class:`Source`."""
 
     def __init__(self, session: SimulatedSession, speed: float = 1.0) -> None:
@@ -300,20 +301,11 @@ class SimulatedSource:
     def sensors(self) -> dict[Role, SensorInfo]:
         return self.session.sensors
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         self._t0 = asyncio.get_running_loop().time()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _close(self) -> None:
         self._t0 = None
-
-    def __aiter__(self) -> AsyncIterator[SampleBlock | SourceEvent]:
-        return self._items()
 
     async def _items(self) -> AsyncIterator[SampleBlock | SourceEvent]:
         if self._t0 is None:

@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from collector.kinematics import G_MPS2
-
-__all__ = ["G_MPS2", "Advertisement", "Decoded", "unwrap"]
+__all__ = ["Advertisement", "Decoded", "unwrap"]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collector.protocols.common import G_MPS2, Advertisement, Decoded
+from collector.constants import G_MPS2
+from collector.protocols.common import Advertisement, Decoded
 from firmware_specs import load_profile
 
 PROFILE = load_profile()

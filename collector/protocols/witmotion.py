@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from collector.protocols.common import G_MPS2, Advertisement, Decoded
+from collector.constants import G_MPS2
+from collector.protocols.common import Advertisement, Decoded
 
 KIND = "witmotion"
 RAW_FORMAT = "witmotion-0x61/1"

@@ -1,8 +1,8 @@
 """An emulated BlueZ (``org.bluez`` on a private D-Bus) serving simulated IMU peripherals.
 
 Run as ``python -m tests.ble.emulator --bus ADDRESS --config FILE``; it prints ``READY`` once it
-owns ``org.bluez``. It serves what bleak's Linux backend uses (BLE-EMULATION.md): the object
-manager, ``Adapter1`` discovery, ``Device1`` connect/disconnect, ``GattService1`` and
+owns ``org.bluez``. It serves what bleak's Linux backend uses (docs/ble.md, first section): the
+object manager, ``Adapter1`` discovery, ``Device1`` connect/disconnect, ``GattService1`` and
 ``GattCharacteristic1`` read/write/notify, with BlueZ-shaped object paths. Peripherals speak our
 strap profile, WitMotion's or Movella DOT's, with motion from the physically modelled simulator,
 a drifting device clock, BLE connection-event timing (``linkmodel.py``) and injectable faults.
@@ -31,7 +31,7 @@ import numpy as np
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from collector.kinematics import G_MPS2
+from collector.constants import G_MPS2
 from collector.protocols import movella, strap, witmotion
 from collector.simulator import SimConfig, simulate
 from tests.ble.linkmodel import LinkModel

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from collector.kinematics import G_MPS2
+from collector.constants import G_MPS2
 from collector.protocols import Advertisement, recognise, witmotion
 
 

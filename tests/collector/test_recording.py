@@ -23,6 +23,7 @@ from collector.recording import (
 from collector.simulator import simulate
 from gui.cli import build_parser
 from gui.cli_sessions import sim_config
+from tests.collector.bad_files import assert_one_line_error, write_other_sqlite
 from tests.conftest import cached_session
 
 
@@ -104,11 +105,7 @@ def test_existing_file_is_not_overwritten_unless_asked(tmp_path):
 
 
 def _one_line_error(path, match):
-    with pytest.raises(CollectorError, match=match) as e:
-        load_recording(path)
-    msg = str(e.value)
-    assert "\n" not in msg and str(path) in msg
-    return msg
+    return assert_one_line_error(load_recording, path, match)
 
 
 def test_foreign_truncated_and_corrupt_files_give_one_line_errors(tmp_path):
@@ -137,11 +134,7 @@ def test_foreign_truncated_and_corrupt_files_give_one_line_errors(tmp_path):
     noise.write_bytes(data[:4096] + os.urandom(len(data) - 4096))
     _one_line_error(noise, "corrupt|wrong length|cannot open|not a flossmeter")
 
-    other = tmp_path / "other.sqlite"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE t (x)")
-    db.commit()
-    db.close()
+    other = write_other_sqlite(tmp_path / "other.sqlite")
     _one_line_error(other, "SQLite file of another kind")
 
     _one_line_error(tmp_path / "missing.flossrec", "no such file")

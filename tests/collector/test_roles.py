@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from collector.constants import G_MPS2
 from collector.errors import CollectorError
-from collector.kinematics import G_MPS2
 from collector.roles import (
     StrapConfig,
     StrapEntry,

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from collector.constants import G_MPS2
 from collector.exercise import FidgetSpec, RepSpec, SessionScript, SetSpec
 from collector.imu_model import head_mounting, shin_mounting
-from collector.kinematics import G_MPS2, Body, head_motion, sensor_readings, shin_motion
+from collector.kinematics import Body, head_motion, sensor_readings, shin_motion
 from collector.simulator import SimConfig, simulate
 from collector.trajectory import Track
 
