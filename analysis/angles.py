@@ -18,13 +18,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, filtfilt, lfilter, lfilter_zi
 
+from analysis.vectors import cross_rows
+
 
 def accel_rotation_deg(acc: np.ndarray, axis: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Rotation (deg) of the segment about unit ``axis`` implied by gravity moving from ``ref``
     to ``acc`` in the sensor frame (gravity appears to turn by −θ when the segment turns +θ)."""
     a = acc - np.outer(acc @ axis, axis)
     r = ref - (ref @ axis) * axis
-    sin = np.cross(r, a) @ axis
+    sin = cross_rows(r, a) @ axis
     cos = a @ r
     return -np.degrees(np.arctan2(sin, cos))
 

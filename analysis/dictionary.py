@@ -68,7 +68,8 @@ COLUMNS: tuple[Column, ...] = (
         "out_s",
         "s",
         "Knee extension glide: knee onset until the knee reaches end range (first time within "
-        f"max({P.end_range_deg:g}°, 8 % of the range) of its maximum and slower than "
+        f"max({P.end_range_deg:g}°, {100 * P.end_range_frac:g} % of the range) of its maximum and "
+        f"slower than "
         f"{P.onset_dps:g} deg/s). Includes any stops on the way.",
     ),
     Column(
@@ -114,7 +115,8 @@ COLUMNS: tuple[Column, ...] = (
         "1",
         "Spectral arc length of the shin's angular speed about the knee axis, mean of the out "
         "and back glides (each resampled uniformly at the strap's rate); padlevel 4, cut-off "
-        "10 Hz, amplitude threshold 0.05. 0 is perfectly smooth, more negative is less smooth; "
+        f"{P.smoothness_fc_hz:g} Hz, amplitude threshold 0.05. 0 is perfectly smooth, more "
+        "negative is less smooth; "
         "one minimum-jerk glide scores −1.40.",
         "B2012; B2015",
     ),
@@ -122,7 +124,8 @@ COLUMNS: tuple[Column, ...] = (
         "ldlj",
         "1",
         "Log dimensionless jerk (velocity form) −ln(T³/v_peak² ∫ j² dt) of the shin's angular "
-        "speed, mean of the out and back glides; the speed is low-passed at 10 Hz first "
+        "speed, mean of the out and back glides; the speed is low-passed at "
+        f"{P.smoothness_fc_hz:g} Hz first "
         "(2nd-order Butterworth, zero phase) so that jerk measures movement, not sensor noise. "
         "One minimum-jerk glide scores −5.32.",
         "B2015",
@@ -138,7 +141,8 @@ COLUMNS: tuple[Column, ...] = (
         "coordination_lag_s",
         "s",
         "Lag of head pitch behind knee inclination at the peak of their normalised "
-        "cross-correlation over the rep (lags within ±1 s; the most positive peak for sliders, "
+        f"cross-correlation over the rep (lags within ±{P.lag_max_s:g} s; the most positive "
+        "peak for sliders, "
         "most negative for tensioners, largest |r| otherwise; parabolic sub-sample refinement). "
         "+ = head later than the knee.",
     ),
@@ -192,7 +196,8 @@ FLAGS: dict[str, str] = {
     "held": f"hold_s of at least {P.hold_flag_s:g} s (shin only: {P.hold_flag_shin_only_s:g} s, "
     "since a look-up cannot be seen).",
     "partial": f"knee_rom_deg below {P.partial_deg:g}°.",
-    "halting": f"the knee stopped for at least {P.halt_min_s:g} s with 15–85 % of its range "
+    "halting": f"the knee stopped for at least {P.halt_min_s:g} s with "
+    f"{100 * P.halt_from_frac:g}–{100 * P.halt_to_frac:g} % of its range "
     f"covered, or the glides' mean SPARC is below {P.halting_sparc:g}.",
     "head_not_coordinated": f"head range below {P.head_min_rom_deg:g}°, head and knee not "
     f"coupled (technique unclear), or |coordination_lag_s| above {P.lag_flag_s:g} s.",

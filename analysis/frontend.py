@@ -13,7 +13,7 @@ Definitions (window ``W = window_s``):
   rate test rejects slow steady turning, which has a small variance too);
 * *gyro bias*: the mean gyro over the last ``bias_window_s`` of an uninterrupted still run,
   re-estimated every ``bias_every_s`` while it lasts (applies to the samples after);
-* *w*: bias-corrected angular rate (deg/s); *speed* = |w|; *speed_s* = |mean of w over the last
+* *w*: bias-corrected angular rate (deg/s); *speed_s* = |mean of w over the last
   ``smooth_s``| (a boxcar: nulls 1/smooth_s Hz tremor and noise; delays by half its length,
   ``smooth_delay_s``);
 * *phi*: running integral of w (deg), the rotation vector for rotations about a fixed axis;
@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
-G_MPS2 = 9.80665
+from analysis.errors import AnalysisError
+from analysis.vectors import row_norm
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class FrontEndParams:
     bias_every_s: float = 0.5
     max_gap_s: float = 0.25
     smooth_s: float = 0.1
+
+
+_PIECE = 4096  # rows processed at a time (see StrapFrontEnd._process_in_pieces)
 
 
 class Columns:
@@ -67,16 +72,21 @@ class Columns:
         """Global index one past the last row."""
         return self.base + self._n
 
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all (a whole recording: one allocation, no regrowth)."""
+        cap = len(next(iter(self._data.values())))
+        if rows > cap:
+            for k, a in self._data.items():
+                b = np.empty((rows, *a.shape[1:]), dtype=a.dtype)
+                b[: self._n] = a[: self._n]
+                self._data[k] = b
+
     def append(self, **cols: np.ndarray) -> None:
         n = len(next(iter(cols.values())))
         need = self._n + n
         cap = len(next(iter(self._data.values())))
         if need > cap:
-            new_cap = max(need, 2 * cap)
-            for k, a in self._data.items():
-                b = np.empty((new_cap, *a.shape[1:]), dtype=a.dtype)
-                b[: self._n] = a[: self._n]
-                self._data[k] = b
+            self.reserve(max(need, 2 * cap))
         for k, v in cols.items():
             self._data[k][self._n : need] = v
         self._n = need
@@ -105,9 +115,7 @@ class StrapFrontEnd:
     COLUMNS: ClassVar[dict[str, tuple[int, type]]] = {
         "t": (1, np.float64),
         "acc": (3, np.float64),
-        "gyro": (3, np.float64),
         "w": (3, np.float64),
-        "speed": (1, np.float64),
         "speed_s": (1, np.float64),
         "still": (1, np.bool_),
         "still_run": (1, np.int64),
@@ -140,6 +148,13 @@ class StrapFrontEnd:
     def ready(self) -> bool:
         return self.cols is not None
 
+    @property
+    def rate(self) -> float:
+        """The strap's sample rate (Hz), measured from its first samples."""
+        if self.rate_hz is None:
+            raise AnalysisError("the sample rate is not known yet (too few samples)")
+        return self.rate_hz
+
     def add(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
         """Take new samples (s, m/s², deg/s); process them once the rate is known."""
         if len(t) == 0:
@@ -155,7 +170,7 @@ class StrapFrontEnd:
                 return
             self._start()
             return
-        self._process(t, acc, gyro)
+        self._process_in_pieces(t, acc, gyro)
 
     def flush(self) -> None:
         """Start processing even with fewer than ``warmup_samples`` (end of stream)."""
@@ -169,17 +184,31 @@ class StrapFrontEnd:
         self._pending = []
         dt = np.diff(t[: self.p.warmup_samples])
         dt = dt[dt > 0]
-        self.rate_hz = float(1.0 / np.median(dt)) if len(dt) else 100.0
+        if not len(dt):
+            raise AnalysisError(
+                f"cannot tell the sample rate: the first {len(t)} samples all have the same time"
+            )
+        self.rate_hz = float(1.0 / np.median(dt))
         keep = None if self.keep_s is None else int(self.keep_s * self.rate_hz)
         self.cols = Columns(self.COLUMNS, keep)
         self._win = max(3, round(self.p.window_s * self.rate_hz))
         self._bias_win = max(self._win, round(self.p.bias_window_s * self.rate_hz))
         self._bias_every = max(1, round(self.p.bias_every_s * self.rate_hz))
+        self._gyro_tail = np.empty((0, 3))  # the last bias window − 1 raw gyro samples
         self._window_mean_of = Boxcar(self._win, 12)
         n_s = max(1, round(self.p.smooth_s * self.rate_hz))
         self._smooth = Boxcar(n_s, 3)
         self.smooth_delay_s = (n_s - 1) / (2.0 * self.rate_hz)
-        self._process(t, acc, gyro)
+        self._process_in_pieces(t, acc, gyro)
+
+    def _process_in_pieces(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
+        # the output does not depend on how the stream is cut, so a long input is processed in
+        # pieces whose temporaries stay in the CPU cache (2-3× faster on a whole recording)
+        assert self.cols is not None
+        if self.cols.keep_rows is None:
+            self.cols.reserve(len(self.cols) + len(t))
+        for a in range(0, len(t), _PIECE):
+            self._process(t[a : a + _PIECE], acc[a : a + _PIECE], gyro[a : a + _PIECE])
 
     def _process(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
         assert (
@@ -204,29 +233,26 @@ class StrapFrontEnd:
         if self._b0 is None and due.any():
             # the first bias estimate fixes the rate test from the next sample on
             k = int(np.argmax(due))
-            self._b0 = self._window_mean(gyro, k)
+            self._b0 = self._window_means(gyro, np.array([k]))[0]
             still[k + 1 :] = quiet[k + 1 :] & self._rate_ok(m_g[k + 1 :])
             run[k + 1 :] = _run_lengths(still[k + 1 :], int(run[k]))
             due[k + 1 :] = self._due(run[k + 1 :])
-        bias = np.empty((n, 3))
-        start = 0
-        for k in np.flatnonzero(due):  # the bias changes after each checkpoint
-            bias[start : k + 1] = self.bias
-            self.bias = self._window_mean(gyro, int(k))
-            start = k + 1
-        bias[start:] = self.bias
+        # the bias changes after each checkpoint: rows up to it use the previous estimate
+        checkpoints = np.flatnonzero(due)
+        values = np.concatenate((self.bias[None, :], self._window_means(gyro, checkpoints)))
+        bias = values[np.searchsorted(checkpoints, np.arange(n), side="left")]
+        self.bias = values[-1]
         self._run = int(run[-1])
         w = gyro - bias
         phi, self._phi_zi = lfilter([1.0], [1.0, -1.0], w * dt[:, None], axis=0, zi=self._phi_zi)
         gaps = self._gaps + np.cumsum(gap)
         self._gaps = int(gaps[-1])
+        self._gyro_tail = np.concatenate((self._gyro_tail, gyro))[-(self._bias_win - 1) :]
         self.cols.append(
             t=t,
             acc=acc,
-            gyro=gyro,
             w=w,
-            speed=np.linalg.norm(w, axis=1),
-            speed_s=np.linalg.norm(self._smooth(w), axis=1),
+            speed_s=row_norm(self._smooth(w)),
             still=still,
             still_run=run,
             phi=phi,
@@ -242,24 +268,23 @@ class StrapFrontEnd:
 
     def _rate_ok(self, m_g: np.ndarray) -> np.ndarray:
         if self._b0 is None:
-            return np.linalg.norm(m_g, axis=1) < self.p.first_rate_dps
-        return np.linalg.norm(m_g - self._b0, axis=1) < self.p.still_rate_dps
+            return row_norm(m_g) < self.p.first_rate_dps
+        return row_norm(m_g - self._b0) < self.p.still_rate_dps
 
     def _due(self, run: np.ndarray) -> np.ndarray:
         """Bias checkpoints: a still run reaches the bias window, then every ``bias_every``."""
         return (run >= self._bias_win) & ((run - self._bias_win) % self._bias_every == 0)
 
-    def _window_mean(self, gyro_chunk: np.ndarray, k: int) -> np.ndarray:
-        """Mean gyro over the bias window ending at chunk row ``k`` (reaching into held rows)."""
-        assert self.cols is not None
+    def _window_means(self, gyro_chunk: np.ndarray, ks: np.ndarray) -> np.ndarray:
+        """Mean gyro over the bias window ending at each chunk row of ``ks`` (K×3), reaching
+        back into the samples before the chunk; rows are summed in time order."""
+        if len(ks) == 0:
+            return np.empty((0, 3))
         need = self._bias_win
-        part = gyro_chunk[max(0, k - need + 1) : k + 1]
-        short = need - len(part)
-        if short > 0:
-            part = np.concatenate(
-                [self.cols.get("gyro", self.cols.end - short, self.cols.end), part]
-            )
-        return part.mean(axis=0)
+        held = self._gyro_tail
+        ext = np.concatenate((held, gyro_chunk))
+        windows = sliding_window_view(ext, need, axis=0)  # (rows, 3, need)
+        return windows[ks + len(held) - need + 1].transpose(0, 2, 1).mean(axis=1)
 
 
 class Boxcar:

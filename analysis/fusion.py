@@ -15,10 +15,9 @@ see docs/analysis.md for the figures and the choice.
 from __future__ import annotations
 
 import numpy as np
+from scipy.constants import g as G_MPS2  # standard gravity, 9.80665 m/s² (CGPM 1901)
 
 from analysis.angles import accel_rotation_deg
-
-G_MPS2 = 9.80665
 
 
 def imufusion_gravity(

@@ -13,15 +13,22 @@ disconnects stops holding the others back (``set_connected``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.angles import CausalInclination
+from analysis.angles import CausalInclination, complementary_inclination
+from analysis.errors import AnalysisError
 from analysis.frontend import FrontEndParams, StrapFrontEnd
-from analysis.metrics import RepContext, compute_rep
+from analysis.metrics import HeadEvidence, compute_rep
 from analysis.params import RepParams
-from analysis.results import AnalyzerStatus, Rep
-from analysis.segmentation import RepDetector, _angle_deg, _first, track_peak
+from analysis.results import AnalysisEvent, AnalysisResult, AnalyzerStatus, Rep
+from analysis.segmentation import RepDetector, _first, track_peak
+from analysis.vectors import angle_deg, row_norm
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROLES = ("shin", "head")
 
@@ -33,23 +40,33 @@ class CalibrationTracker:
         self.p = p
         self.shin, self.head = shin, head
         self.stage = "waiting"
+        self.events: list[AnalysisEvent] = []  # each stage reached, stamped with its data time
         self.zero: dict[str, int] = {}  # global row index of the zero pose per strap
         self.head_axis: np.ndarray | None = None
         self._cursor = 0  # shin row (zero search) or head row (look-up search)
         self._anchor = -1
         self._peak, self._peak_i = 0.0, -1
 
-    def advance(self, t_ready: float, rep_started: bool) -> None:
+    def advance(self, t_ready: float, rep_start_s: float | None) -> None:
+        """Follow the protocol up to session time ``t_ready``; ``rep_start_s``: when the first
+        rep began, if one has (the protocol is then over, done or not)."""
         if self.stage == "calibrated":
             return
-        if self.stage == "waiting" and self.shin.cols is not None and len(self.shin.cols):
-            self.stage = "hold_still"
+        cols = self.shin.cols
+        if self.stage == "waiting" and cols is not None and len(cols):
+            # stamped with the sample that completed the front-end's warm-up
+            i = cols.base + min(self.shin.p.warmup_samples, len(cols)) - 1
+            self._enter("hold_still", float(cols.at("t", i)))
         if self.stage == "hold_still":
             self._find_zero(t_ready)
         if self.stage == "look_up":
             self._find_look_up(t_ready)
-        if rep_started and self.stage != "calibrated":
-            self.stage = "calibrated"
+        if rep_start_s is not None and self.stage != "calibrated":
+            self._enter("calibrated", rep_start_s, skipped=True)
+
+    def _enter(self, stage: str, t_s: float, **detail: object) -> None:
+        self.stage = stage
+        self.events.append(AnalysisEvent(t_s, "calibration", {"stage": stage, **detail}))
 
     def _find_zero(self, t_ready: float) -> None:
         cols = self.shin.cols
@@ -60,7 +77,7 @@ class CalibrationTracker:
         c = max(self._cursor, cols.base)
         if r <= c:
             return
-        need = round(self.p.calib_still_s * self.shin.rate_hz)
+        need = round(self.p.calib_still_s * self.shin.rate)
         ok = cols.get("still_run", c, r) >= need
         h = self.head
         hrows = None
@@ -71,19 +88,20 @@ class CalibrationTracker:
             hrows = np.searchsorted(ht, cols.get("t", c, r), side="right") - 1
             valid = hrows >= 0
             hrun = np.where(valid, h.cols.get("still_run")[np.maximum(hrows, 0)], 0)
-            ok &= hrun >= round(self.p.calib_still_s * h.rate_hz)
+            ok &= hrun >= round(self.p.calib_still_s * h.rate)
         k = _first(ok)
         if k is None:
             self._cursor = r
             return
         self.zero["shin"] = c + k
+        t_zero = float(cols.at("t", c + k))
         if h is not None and hrows is not None:
             self.zero["head"] = h.cols.base + int(hrows[k])  # type: ignore[union-attr]
             self._cursor = self.zero["head"]
             self._anchor = self.zero["head"]
-            self.stage = "look_up"
+            self._enter("look_up", t_zero)
         else:
-            self.stage = "calibrated"
+            self._enter("calibrated", t_zero)
 
     def _find_look_up(self, t_ready: float) -> None:
         """A head-only rotation out and back about a horizontal axis, knee still."""
@@ -97,11 +115,11 @@ class CalibrationTracker:
             return
         phi = cols.get("phi", c, r)
         run = cols.get("still_run", c, r)
-        rest = round(0.3 * h.rate_hz)
+        rest = round(self.p.calib_rest_s * h.rate)
         if self._peak_i < 0:  # waiting for the head to go out
             mark = np.where(run >= rest, np.arange(c, r), -1)
             eff = np.maximum.accumulate(np.maximum(mark, self._anchor))
-            e = np.linalg.norm(phi - cols.get("phi")[eff - cols.base], axis=1)
+            e = row_norm(phi - cols.get("phi")[eff - cols.base])
             k = _first(e > self.p.calib_look_up_deg)
             if k is None:
                 self._anchor = int(eff[-1])
@@ -114,9 +132,9 @@ class CalibrationTracker:
                 self._cursor = r
                 return
             phi, run = cols.get("phi", c, r), cols.get("still_run", c, r)
-        e = np.linalg.norm(phi - cols.at("phi", self._anchor), axis=1)
+        e = row_norm(phi - cols.at("phi", self._anchor))
         peak_run = np.maximum.accumulate(np.maximum(e, self._peak))
-        back = (e < 0.4 * peak_run) & (run >= rest // 2 + 1)
+        back = (e < self.p.calib_return_frac * peak_run) & (run >= rest // 2 + 1)
         k, self._peak, j = track_peak(e, self._peak, back)
         if j >= 0:
             self._peak_i = c + j
@@ -126,11 +144,12 @@ class CalibrationTracker:
         self._cursor = c + k + 1
         v = cols.at("phi", self._peak_i) - cols.at("phi", self._anchor)
         up = cols.at("acc_mean", self._anchor)
-        tilt_from_vertical = float(_angle_deg(v, up))
-        knee_still = self._knee_rotation(cols.at("t", self._peak_i)) < 5.0
-        if 50.0 < tilt_from_vertical < 130.0 and knee_still:
+        tilt_from_vertical = float(angle_deg(v, up))
+        knee_still = self._knee_rotation(cols.at("t", self._peak_i)) < self.p.calib_knee_still_deg
+        lim = self.p.calib_axis_tilt_deg
+        if 90.0 - lim < tilt_from_vertical < 90.0 + lim and knee_still:
             self.head_axis = v / np.linalg.norm(v)
-            self.stage = "calibrated"
+            self._enter("calibrated", float(cols.at("t", self._cursor - 1)), look_up=True)
         else:  # a head turn or a move with the knee: keep waiting
             self._anchor, self._peak, self._peak_i = self._cursor - 1, 0.0, -1
 
@@ -142,8 +161,49 @@ class CalibrationTracker:
         return float(np.linalg.norm(cols.at("phi", max(i, cols.base)) - cols.at("phi", z)))
 
 
+@dataclass(frozen=True)
+class AngleInputs:
+    """A strap's samples and reference for its angle: the bias-corrected rate ``w_dps`` and its
+    integral ``phi_deg``, acceleration, the segment's axis (sensor frame, unit), gravity in the
+    zero pose ``ref_acc`` (at row ``zero_i``; from the calibration, or for a shin without one the
+    first rest), sample rate."""
+
+    time_s: np.ndarray
+    phi_deg: np.ndarray
+    acc_mps2: np.ndarray
+    w_dps: np.ndarray
+    axis: np.ndarray
+    ref_acc: np.ndarray
+    zero_i: int
+    zero_source: str  # "calibration" or "first_samples"
+    rate_hz: float
+
+
+class HeadDirection:
+    """The head's extension axis in its sensor frame, as the session has taught it so far:
+    from the start-up look-up, else from slider look-ups, refined by every rep whose
+    direction is known."""
+
+    def __init__(self) -> None:
+        self.axis: np.ndarray | None = None  # unit
+        self.source = "unknown"  # "calibration", "look_up" or "unknown"
+        self._sum = np.zeros(3)
+
+    def calibrated(self, axis: np.ndarray) -> None:
+        """The start-up look-up measured it."""
+        self.axis, self._sum, self.source = axis, axis.copy(), "calibration"
+
+    def learn(self, evidence: HeadEvidence) -> None:
+        """A rep whose direction is known refines it."""
+        if self.axis is None and evidence.from_look_up:
+            self.source = "look_up"
+        self._sum = self._sum + evidence.axis
+        self.axis = self._sum / np.linalg.norm(self._sum)
+
+
 class OnlineAnalyzer:
-    """Live rep analysis (also the offline path): ``push`` samples, collect ``Rep`` records."""
+    """Live rep analysis (also the offline path): ``push`` samples, collect ``Rep`` records;
+    :meth:`result` says everything known so far in the form every consumer reads."""
 
     def __init__(
         self,
@@ -151,24 +211,27 @@ class OnlineAnalyzer:
         sensors: Iterable[str] = ROLES,
         frontend: FrontEndParams | None = None,
         keep_s: float | None = 600.0,
+        display_angles: bool = True,
     ) -> None:
         self.p = params or RepParams()
         self.expected = [r for r in ROLES if r in set(sensors)]
         if "shin" not in self.expected:
-            raise ValueError("the shin strap is required")
+            raise AnalysisError("the shin strap is required")
         self.fe = {role: StrapFrontEnd(frontend, keep_s) for role in self.expected}
         self.connected = {role: True for role in self.expected}
         head = self.fe.get("head")
         self.detector = RepDetector(self.p, self.fe["shin"], head)
         self.calibration = CalibrationTracker(self.p, self.fe["shin"], head)
-        self.ctx = RepContext()
+        self.head_direction = HeadDirection()
         self.reps: list[Rep] = []
-        self._display = {role: None for role in self.expected}
+        self._decided_s: list[float] = []
+        self._events: list[AnalysisEvent] = []
+        self.display_angles = display_angles  # False: no causal display angles (offline)
+        self._display: dict[str, CausalInclination | None] = {role: None for role in self.expected}
         self._display_from = {role: 0 for role in self.expected}
         self._angles: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
             role: [] for role in self.expected
         }
-        self.collect_angles = True  # False: skip display angles (offline analysis)
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -203,12 +266,30 @@ class OnlineAnalyzer:
             phase="idle" if d.state == "idle" else "in_rep",
             reps=len(self.reps),
             set=d.set_no,
-            head_sign_source=self.ctx.head_axis_source,
+            head_sign_source=self.head_direction.source,
+        )
+
+    def result(self, angles: bool = True) -> AnalysisResult:
+        """Everything the analysis knows now: reps, when each was decided, status, events and
+        (``angles``) each strap's zero-phase angle over the samples held."""
+        events = [*self.calibration.events, *self._events]
+        events += [
+            AnalysisEvent(r.start_s, "rejected", {"end_s": r.end_s, "reason": r.reason})
+            for r in self.detector.rejected
+        ]
+        return AnalysisResult(
+            records=tuple(self.reps),
+            decided_s=tuple(self._decided_s),
+            angles=self._session_angles() if angles else {},
+            status=self.status,
+            events=tuple(sorted(events, key=lambda e: e.time_s)),
+            rejected=tuple(self.detector.rejected),
         )
 
     def take_angles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """New display angles since the last call: ``(time_s, deg)`` per strap (shin: knee
-        inclination, + = extension; head: pitch, + = looking up; 0 = the calibration pose)."""
+        inclination, + = extension; head: pitch, + = looking up; 0 = the calibration pose),
+        from a causal filter (what live can know); :meth:`result` has the zero-phase ones."""
         out = {}
         for role, parts in self._angles.items():
             if parts:
@@ -233,26 +314,93 @@ class OnlineAnalyzer:
             ts.append(float(cols.at("t", cols.end - 1)))
         return min(ts) if ts else -np.inf
 
+    def _first_rep_start_s(self) -> float | None:
+        d = self.detector
+        if self.reps:
+            return self.reps[0].start_s
+        return d.cand.start_s if d.state != "idle" and d.cand is not None else None
+
     def _advance(self, final: bool) -> list[Rep]:
         t_ready = np.inf if final else self._t_ready()
         cal = self.calibration
         was = cal.stage
-        cal.advance(t_ready, rep_started=self.detector.state != "idle" or self.detector.n_reps > 0)
-        if cal.head_axis is not None and self.ctx.head_axis is None and was != "calibrated":
-            self.ctx.head_axis = cal.head_axis
-            self.ctx.head_axis_sum = cal.head_axis.copy()
-            self.ctx.head_axis_source = "calibration"
+        cal.advance(t_ready, self._first_rep_start_s())
+        hd = self.head_direction
+        if cal.head_axis is not None and hd.axis is None and was != "calibrated":
+            hd.calibrated(cal.head_axis)
+            t_look_up = cal.events[-1].time_s
+            self._events.append(AnalysisEvent(t_look_up, "head_direction", {"source": hd.source}))
         new = []
         for seg in self.detector.advance(t_ready, final):
-            rep = compute_rep(seg, self.fe["shin"], self.fe.get("head"), self.ctx, self.p)
+            rep, evidence = compute_rep(seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p)
+            if evidence is not None:
+                source = hd.source
+                hd.learn(evidence)
+                if hd.source != source:
+                    self._events.append(
+                        AnalysisEvent(rep.start_s, "head_direction", {"source": hd.source,
+                                                                      "rep": rep.rep})
+                    )  # fmt: skip
             self.reps.append(rep)
+            self._decided_s.append(seg.decided_s)
             new.append(rep)
-        if self.collect_angles:
+        if self.display_angles:
             self._update_display()
         return new
 
+    def _angle_axes(self) -> dict[str, np.ndarray | None]:
+        """Each strap's angle axis: the knee axis learnt from reps, the head's extension axis."""
+        return {"shin": self.detector.knee_axis, "head": self.head_direction.axis}
+
+    def angle_inputs(self, role: str) -> AngleInputs | None:
+        """What a strap's angle is computed from, over the samples held (None before its
+        axis and zero pose are known): for comparing angle estimators on the same inputs."""
+        fe = self.fe.get(role)
+        if fe is None or fe.cols is None or fe.rate_hz is None:
+            return None
+        cols = fe.cols
+        axis = self._angle_axes()[role]
+        zero = self.calibration.zero.get(role)
+        source = "calibration"
+        if zero is None and self.detector.anchor_i >= 0 and role == "shin":
+            zero, source = cols.base, "first_samples"
+        if axis is None or zero is None or zero < cols.base:
+            return None
+        return AngleInputs(
+            time_s=cols.get("t"),
+            phi_deg=cols.get("phi"),
+            acc_mps2=cols.get("acc"),
+            w_dps=cols.get("w"),
+            axis=axis,
+            ref_acc=cols.at("acc_mean", zero),
+            zero_i=zero - cols.base,
+            zero_source=source,
+            rate_hz=fe.rate_hz,
+        )
+
+    def _session_angles(self) -> dict[str, pd.DataFrame]:
+        """Zero-phase complementary inclination of each strap over the samples held (NaN where
+        its axis or zero pose is unknown)."""
+        import pandas as pd
+
+        out = {}
+        for role, fe in self.fe.items():
+            if fe.cols is None or fe.rate_hz is None:
+                continue
+            t = fe.cols.get("t")
+            x = self.angle_inputs(role)
+            if x is None:
+                angle = np.full(len(t), np.nan)
+            else:
+                angle = complementary_inclination(
+                    x.phi_deg, x.acc_mps2, x.axis, x.ref_acc, x.rate_hz
+                )
+                angle = angle - angle[x.zero_i]
+            out[role] = pd.DataFrame({"time_s": t, "angle_deg": angle})
+        return out
+
     def _update_display(self) -> None:
-        axes = {"shin": self.detector.knee_axis, "head": self.ctx.head_axis}
+        axes = self._angle_axes()
         for role in self.expected:
             fe = self.fe[role]
             cols = fe.cols
@@ -268,9 +416,10 @@ class OnlineAnalyzer:
             if zero is None or axis is None or zero < cols.base:
                 angle = np.full(len(t), np.nan)
             else:
-                if self._display[role] is None:
-                    self._display[role] = CausalInclination(fe.rate_hz)
-                angle = self._display[role].update(
+                display = self._display[role]
+                if display is None:
+                    display = self._display[role] = CausalInclination(fe.rate_hz)
+                angle = display.update(
                     cols.get("phi", lo, cols.end),
                     cols.get("acc", lo, cols.end),
                     axis,

@@ -7,7 +7,12 @@ Every field is defined (unit, method, reference) in ``analysis/dictionary.py``, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.segmentation import Rejected
 
 Technique = Literal["slider", "tensioner", "unclear"]
 
@@ -71,3 +76,89 @@ class AnalyzerStatus:
     set: int = 0
     head_sign_source: str = "unknown"  # "calibration", "look_up", "unknown"
     notes: list[str] = field(default_factory=list)
+
+
+#: Kinds of :class:`AnalysisEvent`.
+ANALYSIS_EVENT_KINDS = (
+    "calibration",  # the start-up protocol reached a stage: detail {"stage", "skipped"?, ...}
+    "head_direction",  # the head's extension direction became known: {"source", "rep"}
+    "rejected",  # a rep candidate that was not a rep: {"end_s", "reason"}
+)
+
+
+@dataclass(frozen=True)
+class AnalysisEvent:
+    """Something the analysis learnt or decided, at session time ``time_s`` (data time)."""
+
+    time_s: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisResult:
+    """What the analysis of a session found: the one result every consumer reads (reps CSV,
+    replay, the record counter; the live analyzer's :meth:`~analysis.online.OnlineAnalyzer.
+    result` is the same thing so far).
+
+    ``records``: the reps in order; ``decided_s``: per rep, the data time at which the
+    analysis knew it was over (when live reported it); ``angles[role]``: DataFrame ``time_s``,
+    ``angle_deg`` (shin inclination / head pitch, 0 = calibration pose, + = extension; NaN where
+    the axis or zero is unknown; zero-phase filtered); ``status``: the analyzer's final status;
+    ``events``: calibration stages, head direction, rejected candidates, in time order.
+    """
+
+    records: tuple[Rep, ...] = ()
+    decided_s: tuple[float, ...] = ()
+    angles: dict[str, pd.DataFrame] = field(default_factory=dict)
+    status: AnalyzerStatus = field(default_factory=AnalyzerStatus)
+    events: tuple[AnalysisEvent, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+
+    @property
+    def reps(self) -> pd.DataFrame:
+        """One row per rep, columns ``Rep.columns()`` (the per-rep CSV)."""
+        cached = self.__dict__.get("_reps")
+        if cached is None:
+            import pandas as pd
+
+            cached = pd.DataFrame([r.to_dict() for r in self.records], columns=Rep.columns())
+            object.__setattr__(self, "_reps", cached)
+        return cached
+
+    def events_frame(self) -> pd.DataFrame:
+        """The events as a table: ``time_s, kind, detail``."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [(e.time_s, e.kind, e.detail) for e in self.events],
+            columns=["time_s", "kind", "detail"],
+        )
+
+    def summary(self) -> str:
+        """Per-set summary: reps, mean quality, technique, most common flags."""
+        return summarise(self.reps)
+
+
+def summarise(reps: pd.DataFrame) -> str:
+    """Reps per set, mean quality, technique and the most common flags, as text."""
+    import pandas as pd
+
+    if reps.empty:
+        return "no reps found"
+    lines = []
+    for set_no, g in reps.groupby("set"):
+        tech = g["technique"].value_counts()
+        flags = pd.Series([f for fs in g["flags"] for f in str(fs).split(";") if f]).value_counts()
+        common = ", ".join(f"{k} ×{v}" for k, v in flags.head(3).items()) or "none"
+        lines.append(
+            f"set {set_no}: {len(g)} reps, quality {g['quality'].mean():.0f}/100, "
+            f"{', '.join(f'{k} {v}' for k, v in tech.items())}; "
+            f"tempo out {g['out_s'].median():.1f} s / back {g['back_s'].median():.1f} s, "
+            f"knee range {g['knee_rom_deg'].median():.0f}°; flags: {common}"
+        )
+    lines.append(
+        f"total: {len(reps)} reps in {reps['set'].nunique()} sets, "
+        f"mean quality {reps['quality'].mean():.0f}/100"
+    )
+    return "\n".join(lines)

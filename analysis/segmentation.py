@@ -35,6 +35,7 @@ import numpy as np
 from analysis.frontend import StrapFrontEnd
 from analysis.lever import lever_arm
 from analysis.params import RepParams
+from analysis.vectors import angle_deg, row_norm
 
 
 @dataclass
@@ -80,10 +81,13 @@ def crossing_time(t: np.ndarray, v: np.ndarray, level: float, i: int, rising: bo
     return float(t[j] + np.clip(f, 0.0, 1.0) * (t[i] - t[j]))
 
 
-def quadratic_onset(t: np.ndarray, v: np.ndarray, i1: int, level: float, rising: bool) -> float:
+def quadratic_onset(
+    t: np.ndarray, v: np.ndarray, i1: int, level: float, rising: bool, max_shift_s: float = 0.4
+) -> float:
     """Onset (rising) or end (falling) of a movement whose speed ``v`` passes ``level`` at sample
     ``i1``: where a speed growing like (t − t₀)², the shape of any smooth start from rest (e.g.
-    minimum jerk), reaches zero — ``t₀ = 2·t(level) − t(4·level)`` — within 0.4 s of t(level)."""
+    minimum jerk), reaches zero — ``t₀ = 2·t(level) − t(4·level)`` — within ``max_shift_s`` of
+    t(level)."""
     t1 = crossing_time(t, v, level, i1, rising)
     if rising:
         after = np.flatnonzero(v[i1:] >= 4 * level)
@@ -91,13 +95,13 @@ def quadratic_onset(t: np.ndarray, v: np.ndarray, i1: int, level: float, rising:
             return t1
         j = i1 + int(after[0])
         t2 = crossing_time(t, v, 4 * level, j, True)
-        return max(2 * t1 - t2, t1 - 0.4)
+        return max(2 * t1 - t2, t1 - max_shift_s)
     before = np.flatnonzero(v[: i1 + 1] >= 4 * level)
     if not len(before):
         return t1
     j = int(before[-1])
     t2 = crossing_time(t, v, 4 * level, j, False)
-    return min(2 * t1 - t2, t1 + 0.4)
+    return min(2 * t1 - t2, t1 + max_shift_s)
 
 
 def track_peak(e: np.ndarray, peak: float, stop: np.ndarray) -> tuple[int | None, float, int]:
@@ -112,14 +116,6 @@ def track_peak(e: np.ndarray, peak: float, stop: np.ndarray) -> tuple[int | None
 def _run_length(flags: np.ndarray) -> np.ndarray:
     idx = np.arange(1, len(flags) + 1)
     return idx - np.maximum.accumulate(np.where(flags, 0, idx))
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle between rows of ``a`` and vector(s) ``b``, deg."""
-    na = np.linalg.norm(a, axis=-1)
-    nb = np.linalg.norm(b, axis=-1)
-    c = np.einsum("...i,...i->...", a, b) / np.maximum(na * nb, 1e-12)
-    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
 
 
 @dataclass
@@ -165,22 +161,22 @@ class RepDetector:
         return self.axis_sum / n if n > 0 else None
 
     def _n(self, seconds: float) -> int:
-        assert self.shin.rate_hz is not None
-        return max(1, round(seconds * self.shin.rate_hz))
+        return max(1, round(seconds * self.shin.rate))
 
-    def _excursion(self, c: int, r: int, anchor: np.ndarray) -> np.ndarray:
-        """E over shin rows [c, r) against per-row anchor indices (global)."""
+    def _excursion(self, c: int, r: int, anchor: np.ndarray | int) -> np.ndarray:
+        """E over shin rows [c, r) against per-row anchor indices (global), or one anchor."""
         cols = self.shin.cols
         assert cols is not None
         base = cols.base
         phi_all = cols.get("phi")
         phi = phi_all[c - base : r - base]
-        e = np.linalg.norm(phi - phi_all[anchor - base], axis=1)
+        e = row_norm(phi - phi_all[anchor - base])
         gaps_all = cols.get("gaps")
         gapped = gaps_all[c - base : r - base] > gaps_all[anchor - base]
         if gapped.any():
             acc_all = cols.get("acc_mean")
-            tilt = _angle_deg(acc_all[c - base : r - base], acc_all[anchor - base])
+            rows = np.broadcast_to(np.asarray(anchor) - base, (r - c,))
+            tilt = angle_deg(acc_all[c - base : r - base], acc_all[rows])
             e = np.where(gapped, tilt, e)
         return e
 
@@ -195,7 +191,7 @@ class RepDetector:
         r = cols.end if final else cols.base + int(np.searchsorted(t, t_ready, side="right"))
         out: list[RepSegment] = []
         self.cursor = max(self.cursor, cols.base)
-        window = self._n(30.0)  # examine at most this many samples per step (no rescans)
+        window = self._n(self.p.scan_window_s)
         while True:
             before = (self.state, self.cursor)
             if self.state == "ending":
@@ -250,7 +246,7 @@ class RepDetector:
             return
         self.anchor_i = int(eff[k])
         x = c + k
-        floor = max(cols.base, self.anchor_i - self._n(1.0), self._prev_end_i)
+        floor = max(cols.base, self.anchor_i - self._n(self.p.onset_lookback_s), self._prev_end_i)
         onset = self._onset_backtrack(floor, x)
         t_on = self._knee_time(onset, rising=True)
         self.cand = _Candidate(self._start_time(t_on), t_on, onset, float(e[k]), x)
@@ -260,7 +256,7 @@ class RepDetector:
     def _active(self, c: int, r: int) -> None:
         cand = self.cand
         assert cand is not None
-        e = self._excursion(c, r, np.full(r - c, self.anchor_i))
+        e = self._excursion(c, r, self.anchor_i)
         peak_run = np.maximum.accumulate(np.maximum(e, cand.peak))
         thr = np.maximum(self.p.return_min_deg, self.p.return_frac * peak_run)
         went_out = peak_run >= self.p.start_deg  # a candidate begun at a valley must go out first
@@ -282,7 +278,7 @@ class RepDetector:
         need = self._n(self.p.confirm_s)
         # look back just far enough to count quiet samples that began before c
         lo = max(cand.return_i, cols.base, c - need)
-        e = self._excursion(lo, r, np.full(r - lo, self.anchor_i))
+        e = self._excursion(lo, r, self.anchor_i)
         quiet = cols.get("speed_s", lo, r) < self.p.onset_dps
         ended = (_run_length(quiet) >= need) & (e < cand.thr)
         rise = e > self.p.start_deg
@@ -294,7 +290,7 @@ class RepDetector:
         if k_rise is not None and (k_end is None or k_rise < k_end):
             stop = c + k_rise
             lo_v = max(cand.return_i, cols.base)
-            ev = self._excursion(lo_v, stop + 1, np.full(stop + 1 - lo_v, self.anchor_i))
+            ev = self._excursion(lo_v, stop + 1, self.anchor_i)
             valley = lo_v + int(np.argmin(ev))
             cand.knee_end_i, cand.confirm_i, cand.continuing = valley, valley, True
             cand.knee_end_s = float(cols.at("t", valley))
@@ -322,7 +318,7 @@ class RepDetector:
 
     def _knee_time(self, i: int, rising: bool) -> float:
         """Refined onset/end time of the knee around sample ``i`` (see ``quadratic_onset``)."""
-        return _refined(self.shin, i, self.p.onset_dps, rising)
+        return _refined(self.shin, i, self.p, rising)
 
     def _start_time(self, t_knee: float) -> float:
         """Rep start: the knee's onset, or the head's if it was already moving then."""
@@ -340,7 +336,7 @@ class RepDetector:
             return t_knee
         slow = np.flatnonzero(speed < self.p.onset_dps)
         i = a + (int(slow[-1]) + 1 if len(slow) else 0)
-        return min(t_knee, max(_refined(h, h.cols.base + i, self.p.onset_dps, True), lo_t))
+        return min(t_knee, max(_refined(h, h.cols.base + i, self.p, True), lo_t))
 
     def _head_end(
         self, t_knee_end: float, t_ready: float, final: bool, continuing: bool = False
@@ -372,7 +368,7 @@ class RepDetector:
         b = int(np.searchsorted(ht, min(limit, t_ready), side="right"))
         if b > a:
             quiet = h.cols.get("speed_s")[a:b] < p.onset_dps
-            need = max(1, round(0.1 * (h.rate_hz or 100.0)))
+            need = max(1, round(p.head_rest_s * h.rate))
             k = _first(_run_length(quiet) >= need)
             if k is not None:
                 self._head_decided_s = float(ht[a + k])
@@ -380,7 +376,7 @@ class RepDetector:
                 if first_quiet == a:
                     return t_knee_end  # the head was already at rest
                 last_moving = h.cols.base + first_quiet - 1
-                return max(t_knee_end, _refined(h, last_moving, p.onset_dps, False))
+                return max(t_knee_end, _refined(h, last_moving, p, False))
         if not (final or t_ready >= limit):
             return None  # the head may still come to rest within the tail window
         # moving all along (capped at the window) or no head data there (head absent)
@@ -411,7 +407,7 @@ class RepDetector:
         return seg
 
     def _swings_on_lever(self, cand: _Candidate, axis: np.ndarray) -> bool:
-        b = max(cand.knee_end_i, cand.knee_onset_i + 8) + 1
+        b = max(cand.knee_end_i, cand.knee_onset_i + self.p.lever_min_samples) + 1
         return _lever_ok(self.shin, cand.knee_onset_i, b, self.anchor_i, axis, self.p)
 
     def _validate(self, cand: _Candidate, end_s: float, decided_s: float) -> RepSegment | None:
@@ -423,19 +419,19 @@ class RepDetector:
             return None
         v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
         axis = v / max(np.linalg.norm(v), 1e-12)
-        tilt = abs(90.0 - float(_angle_deg(axis, cols.at("acc_mean", self.anchor_i))))
+        tilt = abs(90.0 - float(angle_deg(axis, cols.at("acc_mean", self.anchor_i))))
         if tilt > p.max_axis_tilt_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, f"axis {tilt:.0f}° off horizontal"))
             return None
         known = self.knee_axis
-        off_axis = float(_angle_deg(axis, known)) if known is not None else 0.0
+        off_axis = float(angle_deg(axis, known)) if known is not None else 0.0
         if off_axis > p.axis_tol_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, "not about the knee axis"))
             return None
         if max(tilt, off_axis) > p.axis_doubt_deg and not self._swings_on_lever(cand, axis):
             self.rejected.append(Rejected(cand.start_s, end_s, "turns in place (strap handling)"))
             return None
-        self.axis_sum = 0.7 * self.axis_sum + axis  # follows strap re-adjustments
+        self.axis_sum = p.axis_memory * self.axis_sum + axis  # follows strap re-adjustments
         if cand.start_s - self.prev_end_s > p.set_gap_s or self.set_no == 0:
             self.set_no += 1
             pause = float("nan")
@@ -475,12 +471,14 @@ def _lever_ok(
     return float(np.linalg.norm(r)) >= p.min_lever_m or explained >= p.min_lever_explained
 
 
-def _refined(fe: StrapFrontEnd, i: int, level: float, rising: bool) -> float:
+def _refined(fe: StrapFrontEnd, i: int, p: RepParams, rising: bool) -> float:
     """Onset/end time near global row ``i`` of a strap, from its smoothed speed."""
     cols = fe.cols
     assert cols is not None
-    lo = max(cols.base, i - round(0.5 * (fe.rate_hz or 100.0)))
-    hi = min(cols.end, i + round(0.5 * (fe.rate_hz or 100.0)) + 1)
+    half = round(p.refine_window_s * fe.rate)
+    lo = max(cols.base, i - half)
+    hi = min(cols.end, i + half + 1)
     t = cols.get("t", lo, hi)
     v = cols.get("speed_s", lo, hi)
-    return quadratic_onset(t, v, i - lo, level, rising) - fe.smooth_delay_s
+    onset = quadratic_onset(t, v, i - lo, p.onset_dps, rising, p.onset_extrapolate_max_s)
+    return onset - fe.smooth_delay_s

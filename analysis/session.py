@@ -1,107 +1,148 @@
-"""Offline analysis of a whole session: the live pipeline run over a recording, plus angles."""
+"""Offline analysis of a whole session: the live pipeline run over a recording, plus angles.
+
+``RepAnalysis(params).run(samples)`` is the one way a recording is analysed: it is the only
+feeder of :class:`~analysis.online.OnlineAnalyzer` for recordings, so the CLI, replay and
+exports read one :class:`~analysis.results.AnalysisResult`, exactly what live would have said.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Self
 
 import numpy as np
 import pandas as pd
 
-from analysis.angles import complementary_inclination
+from analysis.errors import AnalysisError
+from analysis.frontend import FrontEndParams
 from analysis.online import OnlineAnalyzer
 from analysis.params import RepParams
-from analysis.results import AnalyzerStatus, Rep
+from analysis.results import AnalysisResult, AnalyzerStatus, summarise
 
 ACC = ["acc_x", "acc_y", "acc_z"]
 GYR = ["gyr_x", "gyr_y", "gyr_z"]
 
+__all__ = ["AnalysisResult", "RepAnalysis", "analyze", "summarise"]
 
-@dataclass
-class SessionAnalysis:
-    """Reps of a session and its segment angles.
 
-    ``reps``: one row per rep, columns ``Rep.columns()``; ``angles[role]``: ``time_s`` and
-    ``angle_deg`` (shin inclination / head pitch, 0 = calibration pose, + = extension), NaN where
-    the strap's axis or the zero pose is unknown; ``status``: how calibration went.
+class RepAnalysis:
+    """Count and score the reps of a whole session.
+
+    The session's samples go through the live analyzer (:class:`~analysis.online.
+    OnlineAnalyzer`: per-strap front-end, start-up calibration, rep state machine, per-rep
+    metrics; docs/analysis.md), so the result equals what the live counter reports on the
+    same data, bit for bit.
+
+    Parameters
+    ----------
+    params
+        Thresholds of segmentation, calibration and scoring (:class:`~analysis.params.
+        RepParams`); never changed by :meth:`run`.
+    frontend
+        The per-strap front-end's windows and thresholds.
+    angles
+        Also compute each strap's zero-phase angle over the session (``angles_``).
+
+    Attributes (after :meth:`run`)
+    ------------------------------
+    result_ : AnalysisResult
+        Everything below in one object, for consumers.
+    analyzer_ : OnlineAnalyzer
+        The analyzer as the session left it (e.g. ``angle_inputs`` for estimator comparisons).
+    reps_ : DataFrame
+        One row per rep (columns: docs/data-dictionary.md).
+    angles_ : dict[str, DataFrame]
+        ``time_s``, ``angle_deg`` per strap.
+    status_ : AnalyzerStatus
+        Calibration and head-direction outcome.
+    events_ : DataFrame
+        ``time_s, kind, detail``: calibration stages, head direction, rejected candidates.
     """
 
-    reps: pd.DataFrame
-    angles: dict[str, pd.DataFrame] = field(default_factory=dict)
-    status: AnalyzerStatus = field(default_factory=AnalyzerStatus)
-    rejected: list[Any] = field(default_factory=list)
+    def __init__(
+        self,
+        params: RepParams | None = None,
+        frontend: FrontEndParams | None = None,
+        angles: bool = True,
+    ) -> None:
+        self.params = params
+        self.frontend = frontend
+        self.angles = angles
 
-    def summary(self) -> str:
-        """Per-set summary: reps, mean quality, technique, most common flags."""
-        return summarise(self.reps)
+    def run(
+        self,
+        samples: Mapping[str, pd.DataFrame],
+        progress: Callable[[float], None] | None = None,
+        chunk_s: float = 60.0,
+    ) -> Self:
+        """Analyse per-strap sample tables (``time_s`` s, ``acc_x..z`` m/s², ``gyr_x..z``
+        deg/s; the shin strap is required, the head optional). With ``progress``, the session
+        is fed ``chunk_s`` at a time in time order and ``progress(fraction)`` is called after
+        each chunk (same result: the analyzer is chunk-invariant)."""
+        roles = [r for r in ("shin", "head") if r in samples and len(samples[r])]
+        if "shin" not in roles:
+            raise AnalysisError("no shin samples: the shin strap is required")
+        an = OnlineAnalyzer(
+            self.params, sensors=roles, frontend=self.frontend, keep_s=None, display_angles=False
+        )
+        arrays = {
+            role: (
+                samples[role]["time_s"].to_numpy(float),
+                samples[role][ACC].to_numpy(float),
+                samples[role][GYR].to_numpy(float),
+            )
+            for role in roles
+        }
+        if progress is None:
+            # head first: the detector then never waits for it (same result as any interleaving)
+            for role in reversed(roles):
+                an.push(role, *arrays[role])
+        else:
+            _feed_in_chunks(an, arrays, chunk_s, progress)
+        an.finish()
+        self.analyzer_ = an
+        self.result_ = an.result(angles=self.angles)
+        return self
+
+    @property
+    def reps_(self) -> pd.DataFrame:
+        return self.result_.reps
+
+    @property
+    def angles_(self) -> dict[str, pd.DataFrame]:
+        return self.result_.angles
+
+    @property
+    def status_(self) -> AnalyzerStatus:
+        return self.result_.status
+
+    @property
+    def events_(self) -> pd.DataFrame:
+        return self.result_.events_frame()
+
+
+def _feed_in_chunks(
+    an: OnlineAnalyzer,
+    arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    chunk_s: float,
+    progress: Callable[[float], None],
+) -> None:
+    t0 = min(float(a[0][0]) for a in arrays.values())
+    t1 = max(float(a[0][-1]) for a in arrays.values())
+    edges = np.append(np.arange(t0, t1, chunk_s), np.inf)
+    cuts = {role: np.searchsorted(a[0], edges, side="left") for role, a in arrays.items()}
+    cuts = {role: np.concatenate(([0], c[1:])) for role, c in cuts.items()}
+    for k in range(len(edges) - 1):
+        for role in reversed(list(arrays)):
+            a, b = cuts[role][k], cuts[role][k + 1]
+            if b > a:
+                t, acc, gyro = arrays[role]
+                an.push(role, t[a:b], acc[a:b], gyro[a:b])
+        progress(min(1.0, (k + 1) / (len(edges) - 1)))
 
 
 def analyze(
     samples: Mapping[str, pd.DataFrame], params: RepParams | None = None, angles: bool = True
-) -> SessionAnalysis:
-    """Analyse a session given per-strap sample tables (``time_s``, ``acc_x..z`` in m/s²,
-    ``gyr_x..z`` in deg/s). The shin strap is required; the head strap is optional."""
-    if "shin" not in samples or len(samples["shin"]) == 0:
-        raise ValueError("no shin samples: the shin strap is required")
-    roles = [r for r in ("shin", "head") if r in samples and len(samples[r])]
-    an = OnlineAnalyzer(params, sensors=roles, keep_s=None)
-    an.collect_angles = False
-    # head first: the detector then never waits for it (same result as any interleaving)
-    for role in reversed(roles):
-        df = samples[role]
-        an.push(
-            role, df["time_s"].to_numpy(float), df[ACC].to_numpy(float), df[GYR].to_numpy(float)
-        )
-    an.finish()
-    table = pd.DataFrame([r.to_dict() for r in an.reps], columns=Rep.columns())
-    out = SessionAnalysis(table, status=an.status, rejected=list(an.detector.rejected))
-    if angles:
-        out.angles = session_angles(an)
-    return out
-
-
-def session_angles(an: OnlineAnalyzer) -> dict[str, pd.DataFrame]:
-    """Zero-phase complementary inclination of each strap over the whole session."""
-    axes = {"shin": an.detector.knee_axis, "head": an.ctx.head_axis}
-    out = {}
-    for role, fe in an.fe.items():
-        cols = fe.cols
-        if cols is None or fe.rate_hz is None:
-            continue
-        t = cols.get("t")
-        zero = an.calibration.zero.get(role)
-        axis = axes[role]
-        if zero is None and an.detector.anchor_i >= 0 and role == "shin":
-            zero = cols.base
-        if axis is None or zero is None:
-            angle = np.full(len(t), np.nan)
-        else:
-            angle = complementary_inclination(
-                cols.get("phi"), cols.get("acc"), axis, cols.at("acc_mean", zero), fe.rate_hz
-            )
-            angle = angle - angle[zero - cols.base]
-        out[role] = pd.DataFrame({"time_s": t, "angle_deg": angle})
-    return out
-
-
-def summarise(reps: pd.DataFrame) -> str:
-    """Reps per set, mean quality, technique and the most common flags, as text."""
-    if reps.empty:
-        return "no reps found"
-    lines = []
-    for set_no, g in reps.groupby("set"):
-        tech = g["technique"].value_counts()
-        flags = pd.Series([f for fs in g["flags"] for f in str(fs).split(";") if f]).value_counts()
-        common = ", ".join(f"{k} ×{v}" for k, v in flags.head(3).items()) or "none"
-        lines.append(
-            f"set {set_no}: {len(g)} reps, quality {g['quality'].mean():.0f}/100, "
-            f"{', '.join(f'{k} {v}' for k, v in tech.items())}; "
-            f"tempo out {g['out_s'].median():.1f} s / back {g['back_s'].median():.1f} s, "
-            f"knee range {g['knee_rom_deg'].median():.0f}°; flags: {common}"
-        )
-    lines.append(
-        f"total: {len(reps)} reps in {reps['set'].nunique()} sets, "
-        f"mean quality {reps['quality'].mean():.0f}/100"
-    )
-    return "\n".join(lines)
+) -> AnalysisResult:
+    """``RepAnalysis(params, angles=angles).run(samples).result_`` (a shorthand)."""
+    return RepAnalysis(params, angles=angles).run(samples).result_

@@ -14,6 +14,7 @@ number: closer to zero is smoother, more negative is less smooth.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 
 def sparc(
@@ -28,18 +29,19 @@ def sparc(
     frequency normalised by the band's width: ``−Σ sqrt((Δf / (f_last − f_first))² + (ΔV̂)²)``.
     """
     v = np.asarray(speed, dtype=float)
-    if v.ndim != 1 or len(v) < 2 or not np.all(np.isfinite(v)):
+    if v.ndim != 1 or len(v) < 2 or not np.isfinite(v).all():
         return float("nan")
-    nfft = int(2 ** (np.ceil(np.log2(len(v))) + padlevel))
+    nfft = 1 << ((len(v) - 1).bit_length() + padlevel)  # 2**(ceil(log2 N) + padlevel)
     # the spectrum of a real signal is symmetric: the half up to fs/2 holds its maximum
-    mag = np.abs(np.fft.rfft(v, nfft))
-    f = np.arange(len(mag)) * (fs / nfft)
+    mag = np.abs(scipy.fft.rfft(v, nfft))  # = numpy.fft.rfft bit for bit, faster
     peak = mag.max()
     if peak == 0:
         return float("nan")
-    mag = mag / peak
+    step = fs / nfft
+    n_fc = min(len(mag), int(fc / step) + 2)  # bins up to fc (and one past, to be exact)
+    f = np.arange(n_fc) * step
     keep = f <= fc
-    f, mag = f[keep], mag[keep]
+    f, mag = f[keep], mag[:n_fc][keep] / peak
     above = np.flatnonzero(mag >= amp_th)
     f, mag = f[above[0] : above[-1] + 1], mag[above[0] : above[-1] + 1]
     if len(f) < 2:

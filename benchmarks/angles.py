@@ -21,33 +21,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.angles import complementary_inclination
 from analysis.fusion import imufusion_inclination
-from analysis.online import OnlineAnalyzer
+from analysis.session import RepAnalysis
 from benchmarks.accuracy import samples_of, session_configs
 from collector.simulator import simulate
-
-ACC, GYR = ["acc_x", "acc_y", "acc_z"], ["gyr_x", "gyr_y", "gyr_z"]
 
 
 def compare(config) -> list[dict]:
     s = simulate(config)
-    smp = samples_of(s)
-    an = OnlineAnalyzer(sensors=list(smp), keep_s=None)
-    an.collect_angles = False
-    for role in reversed(list(smp)):
-        df = smp[role]
-        an.push(role, df["time_s"].to_numpy(), df[ACC].to_numpy(), df[GYR].to_numpy())
-    an.finish()
-    axes = {"shin": an.detector.knee_axis, "head": an.ctx.head_axis}
+    an = RepAnalysis(angles=False).run(samples_of(s)).analyzer_
     rows = []
-    for role, fe in an.fe.items():
-        zero, axis = an.calibration.zero.get(role), axes[role]
-        if zero is None or axis is None:
+    for role in ("shin", "head"):
+        x = an.angle_inputs(role)
+        if x is None or x.zero_source != "calibration":
             continue
-        cols = fe.cols
-        t = cols.get("t")
-        ref = cols.at("acc_mean", zero)
+        t = x.time_s
         truth = np.interp(t, s.truth_angles(role)["time_s"], s.truth_angles(role)["angle_deg"])
-        phi, acc, w, rate = cols.get("phi"), cols.get("acc"), cols.get("w"), fe.rate_hz
+        phi, acc, w, rate, axis, ref = x.phi_deg, x.acc_mps2, x.w_dps, x.rate_hz, x.axis, x.ref_acc
         for name in ("complementary", "imufusion"):
             t0 = time.perf_counter()
             if name == "complementary":

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis.online import OnlineAnalyzer
-from analysis.session import analyze
+from analysis.session import RepAnalysis
 from benchmarks.accuracy import samples_of
 from collector.model import SampleBlock
 from collector.simulator import SimConfig, simulate
@@ -39,10 +39,20 @@ def live(session, record_latency=False):
 )
 def test_live_block_by_block_equals_offline_bit_for_bit(config):
     s = simulate(config)
-    offline = analyze(samples_of(s), angles=False).reps
-    _, online, _, _ = live(s)
-    assert len(offline) == len(s.truth.reps) and len(online) == len(offline)
-    pd.testing.assert_frame_equal(online, offline, check_exact=True, check_dtype=False)
+    offline = RepAnalysis().run(samples_of(s)).result_
+    an, online, _, _ = live(s)
+    assert len(offline.reps) == len(s.truth.reps) and len(online) == len(offline.reps)
+    pd.testing.assert_frame_equal(online, offline.reps, check_exact=True, check_dtype=False)
+    # the live analyzer's own result is the offline one: reps, when each was decided, the
+    # status, every event (calibration, head direction, rejections) and the session angles
+    got = an.result()
+    pd.testing.assert_frame_equal(got.reps, offline.reps, check_exact=True)
+    assert got.decided_s == offline.decided_s
+    assert got.status == offline.status
+    assert got.events_frame().equals(offline.events_frame())
+    assert set(got.angles) == set(offline.angles) == set(s.streams)
+    for role, df in got.angles.items():
+        pd.testing.assert_frame_equal(df, offline.angles[role], check_exact=True)
 
 
 def test_rep_events_fire_within_half_a_second_of_the_rep_end():
@@ -60,9 +70,14 @@ def test_calibration_walks_still_then_look_up_then_ready():
     assert order == ["waiting", "hold_still", "look_up", "calibrated"]
     assert an.status.head_sign_source == "calibration"
     cal = s.truth.calibration
-    # the zero pose is found during the still lead-in
-    t_zero = an.fe["shin"].cols.at("t", an.calibration.zero["shin"])
+    events = [(e.time_s, e.detail) for e in an.result().events if e.kind == "calibration"]
+    assert [d["stage"] for _, d in events] == ["hold_still", "look_up", "calibrated"]
+    # the zero pose is found during the still lead-in (when the look-up stage begins) ...
+    t_zero = events[1][0]
     assert cal["still_start_s"] < t_zero <= cal["still_end_s"] + 0.1
+    # ... and the look-up once the head is back and resting (stillness needs ~0.25 s of data)
+    t_look, detail = events[2]
+    assert detail.get("look_up") and cal["look_up_end_s"] < t_look < cal["look_up_end_s"] + 0.6
 
 
 def test_shin_only_skips_the_look_up_and_still_counts():
