@@ -8,11 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Qt (even offscreen) needs these shared libraries from Debian.
 APT_RUNTIME := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-1-3
-# The test suite also needs these (private D-Bus for the emulated BlueZ; a real X server).
-APT_TEST := dbus-daemon xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 \
-            libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 gcc
+# A real window needs these too: Qt's xcb platform plugin loads them (PySide6 >= 6.5 will not
+# start without libxcb-cursor0; without them the demo says so and runs headless).
+APT_WINDOW := libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+              libxcb-render-util0 libxcb-shape0 libxcb-xkb1
+# The test suite also needs these (private D-Bus for the emulated BlueZ; a private X server).
+APT_TEST := dbus-daemon xvfb xauth $(APT_WINDOW) gcc
 
-.PHONY: install demo test bench clean system-deps system-deps-test
+.PHONY: install demo test bench clean system-deps system-deps-window system-deps-test
 
 install: $(STAMP)
 
@@ -39,6 +42,9 @@ system-deps:
 	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; } || true
 
+system-deps-window:
+	$(call apt_install,$(APT_WINDOW))
+
 system-deps-test:
 	$(call apt_install,$(APT_TEST))
 
@@ -48,7 +54,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-demo: install
+demo: install system-deps-window
 	$(BIN)/flossmeter demo
 
 test: install system-deps-test

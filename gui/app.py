@@ -41,40 +41,6 @@ class Capture:
     state_json: Path | None = None  # what was on screen at each screenshot
 
 
-def display_problem() -> str | None:
-    """Why no window can be shown here (None when one can, or Qt is told to render offscreen)."""
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if platform.startswith(("offscreen", "minimal", "vnc", "eglfs", "linuxfb")):
-        return None
-    if not sys.platform.startswith("linux"):
-        return None
-    wayland = os.environ.get("WAYLAND_DISPLAY")
-    if wayland:
-        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-        if Path(wayland).is_absolute() or Path(runtime, wayland).exists():
-            return None
-    display = os.environ.get("DISPLAY", "")
-    if not display:
-        return "no display (DISPLAY is not set)"
-    host, _, rest = display.partition(":")
-    number = rest.split(".")[0]
-    local = host in ("", "unix") and number.isdigit()
-    if local and not Path(f"/tmp/.X11-unix/X{number}").exists():
-        return f"no X server at DISPLAY={display}"
-    return None
-
-
-def qt_problem() -> str | None:
-    """Why Qt, pyqtgraph or qasync cannot be imported (None when they can)."""
-    try:
-        import pyqtgraph  # noqa: F401
-        import PySide6.QtWidgets  # noqa: F401
-        import qasync  # noqa: F401
-    except ImportError as e:  # missing wheels or missing Debian libraries (libGL, libEGL...)
-        return f"Qt is not usable here ({e})"
-    return None
-
-
 #: Qt messages that say nothing to a user (the offscreen platform's, for captures).
 _QT_NOISE = ("propagateSizeHints",)
 
@@ -171,7 +137,11 @@ def run_window(
     start: Callable[[DashboardWindow], Any],
     capture: Capture | None = None,
 ) -> int:
-    """Create the app and run ``make_window()`` in the qasync loop until it closes."""
+    """Create the app and run ``make_window()`` in the qasync loop until it closes.
+
+    Call :func:`gui.window_check.window_problem` first: a platform plugin that cannot load
+    makes Qt abort the process here, where nothing can catch it.
+    """
     make_app()
     import qasync
 

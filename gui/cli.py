@@ -1,5 +1,7 @@
-"""The ``flossmeter`` command: one entry point, subcommands, one-line errors (exit 2).
+"""The ``flossmeter`` command line: the parser of every subcommand and :func:`main`.
 
+The program starts in ``gui/__main__.py`` (``python -m gui``) or the ``flossmeter`` console
+script; no module imports this one but those, so it is never both the program and a library.
 Each group of subcommands lives in its own module with a ``register(add)`` function, listed in
 ``COMMAND_MODULES``. Heavy modules (numpy, pandas, Qt, bleak) are imported inside the
 commands, so ``--help`` answers at once.
@@ -8,41 +10,19 @@ commands, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from types import ModuleType
 
-log = logging.getLogger("flossmeter")
+from gui import cli_analysis, cli_ble, cli_dashboard, cli_sessions, demo
+from gui.commands import AddCommand, Command
+from gui.errors import EXIT_ERROR, UserError
 
-EXIT_ERROR = 2
+__all__ = ["AddCommand", "build_parser", "main"]
+
 #: Modules whose ``register(add)`` adds subcommands, in --help order.
-COMMAND_MODULES = (
-    "gui.demo",
-    "gui.cli_sessions",
-    "gui.cli_analysis",
-    "gui.cli_dashboard",
-    "gui.cli_ble",
-)
-
-Command = Callable[[argparse.Namespace], int]
-AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
-
-
-def load_input(path: Path) -> Any:
-    """A recording or a long CSV (by extension) as a :class:`collector.recording.Recording`."""
-    from collector.csvio import read_samples_csv
-    from collector.recording import load_recording
-
-    if path.suffix.lower() == ".csv":
-        return read_samples_csv(path)
-    return load_recording(path)
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, cli_sessions, cli_analysis, cli_dashboard, cli_ble)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     for module in COMMAND_MODULES:
-        importlib.import_module(module).register(add)
+        module.register(add)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code (2 with one line on stderr for user errors)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
@@ -81,4 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m gui.cli`, the spelling from before gui/__main__.py: hand over to the one entry
+    # point, which imports this file as gui.cli, so nothing ever runs from this __main__ copy.
+    import runpy
+
+    runpy.run_module("gui", run_name="__main__", alter_sys=True)

@@ -9,7 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gui.cli import AddCommand, UserError, load_input
+from gui.commands import AddCommand
+from gui.errors import UserError
 
 INPUT_SUFFIXES = (".flossrec", ".csv")
 
@@ -40,14 +41,15 @@ def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
 
 def analyse_file(path: Path) -> tuple[Path, Any, str | None]:
     """Load and analyse one input: (path, reps DataFrame or None, error line or None)."""
-    from analysis.session import analyze
+    from analysis.session import RepAnalysis
     from collector.errors import CollectorError
+    from collector.io import load
 
     try:
-        rec = load_input(path)
+        rec = load(path)
         if "shin" not in rec.samples:
             return path, None, f"{path}: no shin samples (the shin strap is required)"
-        return path, analyze(rec.samples, angles=False).reps, None
+        return path, RepAnalysis(angles=False).run(rec.samples).reps_, None
     except CollectorError as e:
         return path, None, str(e)
     except (ValueError, UserError) as e:

@@ -11,7 +11,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from gui.cli import AddCommand, UserError
+from gui.commands import AddCommand
+from gui.errors import UserError
 
 if TYPE_CHECKING:
     from collector.roles import StrapConfig, StrapEntry
@@ -33,7 +34,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from collector.ble import scan
 
     _quiet_bleak()
-    config = _saved_config(args, required=False)
+    config = _saved_config(args)
     found = asyncio.run(scan(args.timeout_s))
     rows = sorted(found.values(), key=lambda f: (f.family is None, -f.adv.rssi))
     if not args.all:
@@ -56,90 +57,51 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _saved_config(args: argparse.Namespace, required: bool) -> StrapConfig | None:
-    """The strap config of ``--config`` (or the default path); when not ``required``, an
-    unreadable one is a warning and None."""
+def _saved_config(args: argparse.Namespace) -> StrapConfig | None:
+    """The strap config of ``--config`` (or the default path), if any; an unreadable one is a
+    warning and None (``scan`` and ``assign`` work without it)."""
     from collector.errors import CollectorError
     from collector.roles import load_strap_config
 
     try:
         return load_strap_config(getattr(args, "config", None))
     except CollectorError as e:
-        if required:
-            raise
         log.warning("%s", e)
         return None
 
 
-def build_sinks(recorder: Any, status: Any, sensors: Any) -> list[Any]:
-    """The hub's sinks for headless recording: file, rep counter, status line."""
-    from gui.rep_counter import RepCounter
-
-    return [recorder, RepCounter(sensors, status), status]
-
-
 def record_ble(args: argparse.Namespace) -> int:
     """``flossmeter record --shin ADDR --head ADDR -o PATH``: record BLE straps headless."""
-    from collector.roles import config_path, describe_straps
+    from collector.ble import BleSource
+    from gui.acquisition import Acquisition
+    from gui.options import strap_targets
 
     _quiet_bleak()
-    targets = {r: getattr(args, r) for r in ("shin", "head") if getattr(args, r, None)}
-    roles_from = "command line"
-    if not targets:  # explicit addresses win; otherwise the straps remembered by 'assign'
-        config = _saved_config(args, required=True)
-        if config is None or not config.straps:
-            path = config_path(getattr(args, "config", None))
-            raise UserError(
-                f"no straps assigned yet ({path} not found): run 'flossmeter assign' once, "
-                "or give --shin ADDR [--head ADDR]"
-            )
-        targets = config.targets()
-        roles_from = str(config.path)
-        log.info("straps from %s: %s", config.path, describe_straps(config.straps))
+    targets, roles_from = strap_targets(args)
     if args.output.exists() and not args.overwrite:
         raise UserError(f"{args.output}: already exists (choose another name or --overwrite)")
-    from gui.cli_sessions import run_acquisition
+    meta = {
+        "participant": args.participant,
+        "notes": args.notes,
+        "source": "ble",
+        "ble": {"targets": targets, "roles_from": roles_from, "rate_hz_requested": args.rate_hz},
+    }
 
-    return run_acquisition(_record(args, targets, roles_from), args.output)
+    def keep_link_stats(rec: Any, source: Any) -> None:
+        rec.set_meta("ble_stats", source.stats())
+        rec.set_meta(
+            "ble_connect_s",
+            {"first": source.connect_times_s, "reconnect": source.reconnect_times_s},
+        )
 
-
-async def _record(args: argparse.Namespace, targets: dict[str, str], roles_from: str) -> None:
-    import time
-
-    from collector.ble import BleSource
-    from collector.hub import Hub
-    from collector.recording import Recorder
-    from gui.cli_sessions import run_hub, stop_on_signals
-    from gui.status import StatusLine
-
-    stop_on_signals()
-    source = BleSource(targets, rate_hz=args.rate_hz)  # type: ignore[arg-type]
-    async with source:
-        meta = {
-            "participant": args.participant,
-            "notes": args.notes,
-            "source": "ble",
-            "ble": {
-                "targets": targets,
-                "roles_from": roles_from,
-                "rate_hz_requested": args.rate_hz,
-            },
-        }
-        with Recorder(
-            args.output, source.sensors, meta, start_unix=time.time() - source.now(),
-            overwrite=args.overwrite,
-        ) as rec:  # fmt: skip
-            status = StatusLine(sys.stderr)
-            hub = Hub(source, build_sinks(rec, status, source.sensors))
-            status.hub = hub
-            try:
-                await run_hub(hub, args.duration_s, status)
-            finally:
-                rec.set_meta("ble_stats", source.stats())
-                rec.set_meta(
-                    "ble_connect_s",
-                    {"first": source.connect_times_s, "reconnect": source.reconnect_times_s},
-                )
+    return Acquisition(
+        lambda: BleSource(targets, rate_hz=args.rate_hz),  # type: ignore[arg-type]
+        args.output,
+        meta,
+        duration_s=args.duration_s,
+        overwrite=args.overwrite,
+        on_end=keep_link_stats,
+    ).run()
 
 
 # -- assign: roles by tapping --------------------------------------------------------------------
@@ -178,7 +140,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     for name in ("scan_s", "tap_timeout_s"):
         if getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive")
-    old = _saved_config(args, required=False)
+    old = _saved_config(args)
     try:
         straps = asyncio.run(_assign(args))
     except KeyboardInterrupt:
@@ -198,21 +160,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 def _candidates(args: argparse.Namespace, found: dict[str, Any]) -> list[Any]:
     """The straps to listen to: those named on the command line, else every supported one."""
-    from collector.ble import SUPPORTED, matches
+    from collector.ble import pick
 
     if args.straps:
         chosen: list[Any] = []
         for target in args.straps:
-            hits = [f for f in found.values() if matches(f, target)]
-            if not hits:
-                raise UserError(
-                    f"no device {target!r} found in {args.scan_s:g} s: switch it on and bring it "
-                    "close, or see what is around with 'flossmeter scan'"
-                )
-            f = hits[0]
-            if f.family is None:
-                raise UserError(f"{f.adv.name or f.adv.address} is not a supported sensor "
-                                f"(supported: {SUPPORTED})")  # fmt: skip
+            f = pick(found, target, scan_s=args.scan_s)
             if f not in chosen:
                 chosen.append(f)
         return chosen
@@ -236,11 +189,11 @@ async def _assign(args: argparse.Namespace) -> dict[str, StrapEntry]:
     import contextlib
     import time
 
-    from collector.ble import BleSource, scan
+    from collector.ble import BleSource, scan, seen_all
     from collector.model import ROLES
     from collector.roles import StrapEntry, TapListener
 
-    found = await scan(args.scan_s, _all_named(args.straps) if args.straps else None)
+    found = await scan(args.scan_s, seen_all(*args.straps) if args.straps else None)
     chosen = _candidates(args, found)
     label = {f.adv.address: f"{f.adv.name} ({f.adv.address})" if f.adv.name else f.adv.address
              for f in chosen}  # fmt: skip
@@ -352,16 +305,6 @@ class _TapFeed:
         for t in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-
-
-def _all_named(targets: list[str]) -> Any:
-    """A scan's stop condition: every target seen."""
-    from collector.ble import matches
-
-    def complete(found: dict[str, Any]) -> bool:
-        return all(any(matches(f, t) for f in found.values()) for t in targets)
-
-    return complete
 
 
 def register(add: AddCommand) -> None:

@@ -1,8 +1,9 @@
 """Dashboard commands: ``live`` (simulated or BLE straps) and ``replay`` (a recording).
 
 Every GUI command takes ``--screenshot PATH --quit-after-s S`` so docs and tests can capture
-it. ``dashboard_available()`` and ``run_demo_dashboard(args)`` serve ``flossmeter demo``.
-Qt is imported only when a command runs.
+it. ``run_demo_dashboard(args)`` serves ``flossmeter demo``. Before any window, the checks of
+:mod:`gui.window_check` say in one line why none can open (no display, a platform plugin that
+cannot load); Qt is imported only when a command runs.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gui.cli import AddCommand, UserError
-
-log = logging.getLogger("flossmeter")
+from gui.commands import AddCommand
+from gui.errors import UserError
+from gui.options import add_sim_options, add_strap_options, sim_config, strap_targets
 
 DEFAULT_FOLDER = Path("recordings")
 
@@ -58,23 +59,12 @@ def _capture(args: argparse.Namespace) -> Any:
     )
 
 
-def dashboard_available() -> bool:
-    """A display can show windows here and Qt, pyqtgraph and qasync import."""
-    from gui.app import display_problem, qt_problem
-
-    return display_problem() is None and qt_problem() is None
-
-
 def _require_dashboard() -> None:
-    from gui.app import display_problem, qt_problem
+    """A window can open here (a display, Qt that imports, a platform plugin that loads), or
+    a UserError says why in one line."""
+    from gui.window_check import window_problem
 
-    problem = display_problem()
-    if problem:
-        raise UserError(
-            f"the dashboard needs a screen: {problem}; for a headless capture set "
-            "QT_QPA_PLATFORM=offscreen and use --screenshot/--quit-after-s"
-        )
-    problem = qt_problem()
+    problem = window_problem()
     if problem:
         raise UserError(problem)
 
@@ -105,19 +95,8 @@ def open_ble_source(shin: str | None, head: str | None, rate_hz: float = 100.0) 
         raise UserError(f"BLE straps: {e}") from None
 
 
-def saved_straps(path: Path | None = None) -> dict[str, str]:
-    """Role → address or name from the saved strap config (``collector.roles``), or {}."""
-    try:
-        from collector.roles import load_strap_config
-    except ImportError:
-        return {}
-    config = load_strap_config(path)  # a broken file is a one-line CollectorError
-    return dict(config.targets()) if config is not None else {}
-
-
 def _sim_session(args: argparse.Namespace) -> Any:
     from collector.simulator import simulate
-    from gui.cli_sessions import sim_config
 
     return simulate(sim_config(args))
 
@@ -174,24 +153,14 @@ def cmd_live(args: argparse.Namespace) -> int:
             args,
             "flossmeter — live (simulated straps)",
         )
-    shin, head = args.shin, args.head
-    if not (shin or head):  # the straps remembered by 'flossmeter assign', if any
-        saved = saved_straps(args.config)
-        if not saved:
-            raise UserError(
-                "say which straps to show: --sim, or --shin ADDR [--head ADDR] "
-                "(or run 'flossmeter assign' once to remember them)"
-            )
-        shin, head = saved.get("shin"), saved.get("head")
-        log.info(
-            "straps from the saved config: %s", ", ".join(f"{r} {t}" for r, t in saved.items())
-        )
+    targets, roles_from = strap_targets(args)  # named, or remembered by 'flossmeter assign'
+    shin, head = targets.get("shin"), targets.get("head")
     open_ble_source(shin, head, args.rate_hz)  # fails early, before a window opens
     _require_dashboard()
-    targets = {"shin": shin} | ({"head": head} if head else {})
+    ble_meta = {"targets": targets, "roles_from": roles_from, "rate_hz_requested": args.rate_hz}
     return _run_live(
         lambda: open_ble_source(shin, head, args.rate_hz),
-        {"source": "ble", "ble": {"targets": targets, "rate_hz_requested": args.rate_hz}},
+        {"source": "ble", "ble": ble_meta},
         args,
         "flossmeter — live",
         explain=getattr(_ble_module(), "bleak_error_message", None),
@@ -200,12 +169,12 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording in the dashboard."""
+    from collector.io import load
     from collector.replay import MAX_SPEED, MIN_SPEED
-    from gui.cli import load_input
 
     if not MIN_SPEED <= args.speed <= MAX_SPEED:
         raise UserError(f"--speed must be {MIN_SPEED:g}–{MAX_SPEED:g}")
-    rec = load_input(args.path)  # a bad file fails here, in one line
+    rec = load(args.path)  # a bad file fails here, in one line
     if not rec.samples:
         raise UserError(f"{args.path}: the recording holds no samples")
     if not 0 <= args.start_s <= rec.duration_s:
@@ -224,10 +193,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def run_demo_dashboard(args: argparse.Namespace) -> int:
-    """The demo as a live dashboard on two simulated straps (2 sets × 6 slider reps)."""
+    """The demo as a live dashboard on two simulated straps (2 sets × 6 slider reps); the
+    caller has checked that a window can open (:func:`gui.window_check.window_problem`)."""
     from collector.simulator import SimConfig, SimulatedSource, simulate
 
-    _require_dashboard()
     session = simulate(
         SimConfig(seed=getattr(args, "seed", 7), sets=2, reps_per_set=6, technique="slider",
                   loss=0.01)
@@ -251,8 +220,6 @@ def run_demo_dashboard(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add the ``live`` and ``replay`` subcommands."""
-    from gui.cli_sessions import add_sim_options, add_strap_options
-
     p = add("live", cmd_live, "live dashboard: signals, reps counted and scored, recording")
     add_strap_options(p)
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")

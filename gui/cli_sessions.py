@@ -3,81 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-from gui.cli import AddCommand, UserError, load_input
-
-log = logging.getLogger("flossmeter")
-
-
-def add_sim_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("simulated straps")
-    g.add_argument("--sets", type=int, default=2, help="number of sets (default 2)")
-    g.add_argument("--reps", type=int, default=8, help="reps per set (default 8)")
-    g.add_argument("--seed", type=int, default=0, help="random seed; same seed, same session")
-    g.add_argument("--rate-hz", type=float, default=100.0, help="sample rate, 25–400 Hz")
-    g.add_argument("--head-rate-hz", type=float, default=None, help="head rate if different")
-    g.add_argument(
-        "--technique", choices=("slider", "tensioner", "mixed"), default="slider",
-        help="floss technique of the sets (mixed: alternating sets)",
-    )  # fmt: skip
-    g.add_argument(
-        "--variety", choices=("clean", "typical", "messy"), default="typical",
-        help="how often reps are held, partial, halting, fast or follow a long pause",
-    )  # fmt: skip
-    g.add_argument("--no-fidgets", action="store_true", help="no fidgeting between sets")
-    g.add_argument("--shin-only", action="store_true", help="simulate the shin strap only")
-    g.add_argument(
-        "--no-calibration", action="store_true",
-        help="skip the start-up calibration (upright still, look up and back)",
-    )  # fmt: skip
-    g.add_argument("--noise", type=float, default=1.0, help="IMU error scale: 0 ideal, 1 typical")
-    g.add_argument(
-        "--mounting", choices=("random", "nominal", "backwards"), default="random",
-        help="how the straps are put on (default: random, as patients do)",
-    )  # fmt: skip
-    g.add_argument(
-        "--faults", default="",
-        help="link and clock faults, e.g. loss=0.02,outages=1,drift-ppm=80",
-    )  # fmt: skip
-
-
-def add_strap_options(p: argparse.ArgumentParser) -> None:
-    """Which straps: ``--sim``, or BLE ``--shin/--head``, or the saved ``--config``."""
-    src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
-    src.add_argument("--sim", action="store_true", help="use simulated straps")
-    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
-    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
-    src.add_argument(
-        "--config", type=Path, metavar="PATH",
-        help="saved strap config when no straps are named (default: the one 'assign' writes)",
-    )  # fmt: skip
-
-
-def sim_config(args: argparse.Namespace) -> Any:
-    from collector.simulator import SimConfig, parse_faults
-
-    try:
-        return SimConfig(
-            seed=args.seed,
-            sets=args.sets,
-            reps_per_set=args.reps,
-            technique=args.technique,
-            variety=args.variety,
-            fidgets=not args.no_fidgets,
-            head=not args.shin_only,
-            calibration=not args.no_calibration,
-            rate_hz=args.rate_hz,
-            head_rate_hz=args.head_rate_hz,
-            noise=args.noise,
-            mounting=args.mounting,
-            **parse_faults(args.faults),
-        )
-    except (ValueError, TypeError) as e:
-        raise UserError(str(e)) from None
+from gui.commands import AddCommand
+from gui.errors import UserError
+from gui.options import add_sim_options, add_strap_options, sim_config
 
 
 def _session_meta(args: argparse.Namespace, session: Any) -> dict[str, Any]:
@@ -118,97 +49,39 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.duration_s is not None and args.duration_s <= 0:
         raise UserError("--duration-s must be positive")
     if not args.sim:  # BLE straps: addresses/names given, or the saved strap config
-        try:
-            from gui.cli_ble import record_ble
-        except ImportError:
-            raise UserError("recording from BLE straps is not available in this build") from None
+        from gui.cli_ble import record_ble
+
         return record_ble(args)
-    return run_acquisition(_record_sim(args), args.output)
-
-
-def run_acquisition(coro: Any, output: Path) -> int:
-    """Run an acquisition coroutine to its end (or Ctrl-C) and summarise the recording."""
-    import asyncio
-
-    from collector.recording import load_recording
-
-    try:
-        asyncio.run(coro)
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        log.info("stopped by the user")
-    if output.exists():
-        print(load_recording(output).summary())
-    return 0
-
-
-def stop_on_signals() -> None:
-    """Cancel the running task on Ctrl-C or kill (even in the background), so that the
-    acquisition's ``finally`` and context managers close the file and release the straps."""
-    import asyncio
-    import signal
-
-    task = asyncio.current_task()
-    if task is not None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-
-
-async def run_hub(hub: Any, duration_s: float | None, status: Any) -> None:
-    """Run ``hub`` until its source ends, ``duration_s`` pass or it is stopped; then let every
-    sink with a ``finish`` (e.g. the rep counter) finish, the status line last."""
-    import asyncio
-
-    try:
-        await hub.run(duration_s=duration_s)
-    except asyncio.CancelledError:
-        log.info("stopped")
-    finally:
-        for sink in hub.sinks:
-            if sink is not status and hasattr(sink, "finish"):
-                sink.finish()
-        status.finish()
-
-
-async def _record_sim(args: argparse.Namespace) -> None:
-    import time
-
-    from collector.hub import Hub
-    from collector.recording import Recorder
     from collector.simulator import SimulatedSource, simulate
-    from gui.rep_counter import RepCounter
-    from gui.status import StatusLine
+    from gui.acquisition import Acquisition
 
     session = simulate(sim_config(args))
-    meta = _session_meta(args, session)
-    stop_on_signals()
-    status = StatusLine(sys.stderr)
-    counter = RepCounter(session.sensors, status)  # before the clock starts: imports take time
-    async with SimulatedSource(session, speed=args.speed) as source:
-        start_unix = time.time()
-        with Recorder(
-            args.output, source.sensors, meta, start_unix=start_unix, overwrite=args.overwrite
-        ) as rec:
-            hub = Hub(source, [rec, counter, status])
-            status.hub = hub
-            try:
-                await run_hub(hub, args.duration_s, status)
-            finally:  # the ground truth of what was recorded
-                gt = session.truth.to_dict()
-                gt["reps"] = [r for r in gt["reps"] if r["end_s"] <= rec.last_time_s]
-                gt["fidgets"] = [f for f in gt["fidgets"] if f["end_s"] <= rec.last_time_s]
-                gt["sets"] = [s for s in gt["sets"] if s["start_s"] <= rec.last_time_s]
-                rec.set_meta("ground_truth", gt)
+
+    def keep_truth_of_what_was_recorded(rec: Any, _source: Any) -> None:
+        gt = session.truth.to_dict()
+        gt["reps"] = [r for r in gt["reps"] if r["end_s"] <= rec.last_time_s]
+        gt["fidgets"] = [f for f in gt["fidgets"] if f["end_s"] <= rec.last_time_s]
+        gt["sets"] = [s for s in gt["sets"] if s["start_s"] <= rec.last_time_s]
+        rec.set_meta("ground_truth", gt)
+
+    return Acquisition(
+        lambda: SimulatedSource(session, speed=args.speed),
+        args.output,
+        _session_meta(args, session),
+        duration_s=args.duration_s,
+        overwrite=args.overwrite,
+        on_end=keep_truth_of_what_was_recorded,
+    ).run()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a recording's samples as long CSV."""
     from collector.csvio import write_samples_csv
+    from collector.io import load
 
     if not args.samples_csv:
         raise UserError("say what to export, e.g. --samples-csv samples.csv")
-    rec = load_input(args.path)
+    rec = load(args.path)
     out = write_samples_csv(rec, args.samples_csv)
     n = sum(len(df) for df in rec.samples.values())
     print(f"wrote {n} samples of {', '.join(rec.samples)} to {out}")
@@ -217,7 +90,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe a recording (or long CSV): sensors, duration, rates, gaps, events."""
-    print(load_input(args.path).summary())
+    from collector.io import load
+
+    print(load(args.path).summary())
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Counting reps during headless acquisition: a hub sink that feeds the online analyzer and puts
-"reps N (set S)" on the status line."""
+"""Counting reps during headless acquisition: a hub sink that feeds the online analyzer, puts
+"reps N (set S)" on the status line and, at the end, holds the session's analysis result."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from analysis.results import AnalysisResult
     from collector.model import SampleBlock, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,9 @@ class RepCounter:
     def __init__(self, sensors: Iterable[str], status: Any = None) -> None:
         from analysis.online import OnlineAnalyzer
 
-        self.analyzer = OnlineAnalyzer(sensors=tuple(sensors))
-        self.analyzer.collect_angles = False
+        self.analyzer = OnlineAnalyzer(sensors=tuple(sensors), display_angles=False)
         self.status = status
+        self.result: AnalysisResult | None = None  # set by finish()
         self._show()
 
     @property
@@ -37,8 +38,11 @@ class RepCounter:
             self._took(self.analyzer.set_connected(event.sensor, event.kind == "connected"))
 
     def finish(self) -> None:
-        """End of acquisition: decide a rep still in progress."""
+        """End of acquisition: decide a rep still in progress; keep the analysis result."""
         self._took(self.analyzer.finish())
+        self.result = self.analyzer.result(angles=False)
+        if self.result.records:
+            log.info("%s", self.result.summary().replace("\n", "\n  "))
 
     def _took(self, reps: list[Any]) -> None:
         for r in reps:

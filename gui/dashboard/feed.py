@@ -110,6 +110,17 @@ class DashboardFeed:
         self.hub = hub
         hub.add_sink(self)
 
+    def set_analyzer(self, analyzer: Analyzer) -> None:
+        """An analysis joins the stream under way (a replay's, once it is ready): the reps it
+        has reported by now, and the angles of the last ``angle_window_s``."""
+        self.analyzer = analyzer
+        catch_up = getattr(analyzer, "catch_up", None)
+        if catch_up is not None and math.isfinite(self.now_s):
+            catch_up(self.now_s, self.angle_window_s)
+        self.reps = list(analyzer.reps)
+        self._take_angles(analyzer.take_angles())
+        self.version += 1
+
     def set_sensors(self, sensors: dict[Role, SensorInfo]) -> None:
         """Describe the straps (known once a source is entered)."""
         self.sensors.update(sensors)

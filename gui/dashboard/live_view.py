@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -16,19 +15,17 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from collector.errors import CollectorError
 from collector.hub import Hub
 from collector.model import Source
-from gui.dashboard.feed import DashboardFeed, clock_text, make_analyzer
+from gui.dashboard.feed import clock_text, make_analyzer
 from gui.dashboard.session import SessionRecording
-from gui.dashboard.views import DashboardPanel
+from gui.dashboard.window import DashboardWindow
 
 log = logging.getLogger(__name__)
 
 
-class LiveWindow(QtWidgets.QMainWindow):
+class LiveWindow(DashboardWindow):
     """Live dashboard over the source ``make_source()`` returns (entered when :meth:`start`
     runs). ``metadata`` goes into recordings made here; ``folder`` is where they go;
     ``explain`` turns a source's own exceptions (e.g. bleak's) into a message, or None."""
-
-    closed = QtCore.Signal()
 
     def __init__(
         self,
@@ -42,18 +39,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         record_to: Path | None = None,
         explain: Callable[[BaseException], str | None] | None = None,
     ) -> None:
-        super().__init__()
-        self.setWindowTitle(title)
+        super().__init__(title)
         self.make_source = make_source
         self.make_analyzer = make_analyzer
-        self.feed = DashboardFeed()
         self.hub: Hub | None = None
-        self.task: asyncio.Task[None] | None = None
         self.session = SessionRecording(folder, metadata)
         self.record_to = record_to
         self.explain = explain
         self.replays: list[QtWidgets.QMainWindow] = []
-        self.panel = DashboardPanel(self.feed)
         self.setCentralWidget(self.panel)
         self._build_toolbar(participant)
         self.status_label = QtWidgets.QLabel("connecting…")
@@ -97,11 +90,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.replay_button = QtWidgets.QPushButton("Replay…")
         self.replay_button.clicked.connect(self._replay_clicked)
         bar.addWidget(self.replay_button)
-
-    def _message(self, text: str, tone: str = "poor") -> None:
-        self.feed.alert = (text, tone)
-        self.feed.version += 1
-        self.panel.refresh_cards()
 
     def toggle_recording(self) -> None:
         """Start recording, or stop the recording in progress."""
@@ -175,7 +163,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Open ``path`` in a replay window beside this one."""
         from gui.dashboard.replay_view import ReplayWindow
 
-        window = ReplayWindow(make_analyzer=self.make_analyzer)
+        window = ReplayWindow()
         self.replays.append(window)
         window.show()
         window.start(path)
@@ -250,28 +238,18 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         QtCore.QTimer.singleShot(50, check)
 
-    async def shutdown(self) -> None:
-        """Stop streaming and close any recording cleanly."""
-        self.panel.stop()
+    def _stopping(self) -> None:
+        """Closing or shutting down stops the stream; the recording is closed cleanly."""
+        if self.session.recording:
+            self.stop_recording()
         self._status_timer.stop()
+        super()._stopping()
+
+    async def shutdown(self) -> None:
+        """Stop streaming (and the replays opened from here); close any recording cleanly."""
         for w in self.replays:
             await w.shutdown()
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        if self.session.recording:
-            self.stop_recording()
-
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Closing the window stops the stream (the recording is closed cleanly)."""
-        if self.session.recording:
-            self.stop_recording()
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-        self.panel.stop()
-        super().closeEvent(event)
-        self.closed.emit()
+        await super().shutdown()
 
     def state(self) -> dict[str, Any]:
         """What is on screen (for tests and screenshot side files)."""

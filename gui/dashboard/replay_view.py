@@ -15,32 +15,36 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from collector.errors import CollectorError
 from collector.hub import Hub
 from collector.replay import ReplaySource
-from gui.dashboard.feed import DashboardFeed, clock_text, make_analyzer
+from gui.dashboard.feed import DashboardFeed, clock_text
 from gui.dashboard.recorded import RecordedAnalysis
 from gui.dashboard.timeline import Timeline
-from gui.dashboard.views import DashboardPanel
+from gui.dashboard.window import DashboardWindow
 
 if TYPE_CHECKING:
+    from analysis.results import AnalysisResult
     from collector.recording import Recording
 
 log = logging.getLogger(__name__)
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: Analyse = ``analyse(recording, progress)`` → the result; runs in a worker thread.
+Analyse = Callable[["Recording", Callable[[float], None]], "AnalysisResult"]
 
 
-def batch_reps(recording: Recording) -> Any:
-    """The per-rep table of a recording from the batch analysis (a DataFrame)."""
-    try:
-        from analysis import analyze
-    except ImportError:
-        from analysis.session import analyze
-    return analyze(recording.samples).reps
+def analyse_recording(recording: Recording, progress: Callable[[float], None]) -> AnalysisResult:
+    """The one analysis of a recording (``RepAnalysis``), reporting the fraction done."""
+    from analysis.session import RepAnalysis
+
+    return RepAnalysis().run(recording.samples, progress=progress).result_
 
 
-class ReplayWindow(QtWidgets.QMainWindow):
-    """Replay recordings: :meth:`start` opens one (or the Open… button does)."""
+class ReplayWindow(DashboardWindow):
+    """Replay recordings: :meth:`start` opens one (or the Open… button does).
 
-    closed = QtCore.Signal()
+    The raw signals play at once; the recording is analysed once in a worker thread (progress
+    on the alert card) and its result joins the playback when ready — the timeline's reps, the
+    angles, the counter and the reps CSV export all come from that one result.
+    """
 
     def __init__(
         self,
@@ -48,21 +52,19 @@ class ReplayWindow(QtWidgets.QMainWindow):
         speed: float = 1.0,
         start_s: float = 0.0,
         playing: bool = True,
-        make_analyzer: Callable[..., Any] = make_analyzer,
+        analyse: Analyse | None = analyse_recording,
     ) -> None:
-        super().__init__()
-        self.setWindowTitle("flossmeter — replay")
-        self.make_analyzer = make_analyzer
+        super().__init__("flossmeter — replay")
+        self.analyse = analyse
         self.initial_speed = speed
         self.initial_start_s = start_s
         self.initial_playing = playing
         self.recording: Recording | None = None
         self.analysis: RecordedAnalysis | None = None
+        self.analysis_task: asyncio.Future[RecordedAnalysis | None] | None = None
         self.source: ReplaySource | None = None
         self.hub: Hub | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.feed = DashboardFeed()
-        self.panel = DashboardPanel(self.feed)
+        self._progress: float | None = None  # fraction analysed, set from the worker thread
         self.timeline = Timeline()
         self.timeline.seek_requested.connect(self.seek)
         body = QtWidgets.QWidget()
@@ -112,11 +114,6 @@ class ReplayWindow(QtWidgets.QMainWindow):
     def _speed_index(speed: float) -> int:
         return min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
 
-    def _message(self, text: str, tone: str = "poor") -> None:
-        self.feed.alert = (text, tone)
-        self.feed.version += 1
-        self.panel.refresh_cards()
-
     # -- opening -------------------------------------------------------------------------------
 
     def _open_clicked(self) -> None:
@@ -141,10 +138,11 @@ class ReplayWindow(QtWidgets.QMainWindow):
             previous.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await previous
-        from gui.cli import load_input
+        self._stop_analysis()
+        from collector.io import load
 
         try:
-            rec = load_input(path)  # a recording, or long CSV from another tool
+            rec = load(path)  # a recording, or long CSV from another tool
         except CollectorError as e:
             self._message(f"Cannot open this file: {e}")
             return
@@ -160,21 +158,13 @@ class ReplayWindow(QtWidgets.QMainWindow):
             hold_at_end=True,
             preroll_s=self.feed.angle_window_s,
         )
-        analysis = await self._analyse(rec, src)
-        if analysis is not None:  # reps done before the first block replayed count as known
-            analysis.seek(max(0.0, self.initial_start_s - src.preroll_s))
-        feed = DashboardFeed(src.sensors, analysis)
-        self.recording, self.analysis, self.source, self.feed = rec, analysis, src, feed
+        feed = DashboardFeed(src.sensors)  # raw signals at once; the analysis joins when ready
+        self.recording, self.analysis, self.source, self.feed = rec, None, src, feed
         self.panel.set_feed(feed)
-        self.timeline.show_recording(
-            rec.duration_s, analysis.all_reps if analysis else [], rec.events
-        )
-        self.export_button.setEnabled(True)
-        self.status_label.setText(f"{path}  ·  {rec.duration_s:.1f} s  ·  "
-                                  f"{len(analysis.all_reps) if analysis else 0} reps")  # fmt: skip
-        if analysis is None:
-            self._message("No rep analysis available: showing the raw signals only.", "fair")
+        self.timeline.show_recording(rec.duration_s, [], rec.events)
+        self.status_label.setText(f"{path}  ·  {rec.duration_s:.1f} s  ·  analysing…")
         self.initial_start_s = 0.0
+        self.analysis_task = asyncio.ensure_future(self._analyse(rec))
         try:
             async with src:
                 self.hub = Hub(src, [])
@@ -183,25 +173,50 @@ class ReplayWindow(QtWidgets.QMainWindow):
         except (CollectorError, ValueError) as e:
             self._message(f"Replay stopped: {e}")
 
-    async def _analyse(self, rec: Recording, src: ReplaySource) -> RecordedAnalysis | None:
-        analyzer = self.make_analyzer(tuple(src.sensors))
-        if analyzer is None:
+    async def _analyse(self, rec: Recording) -> RecordedAnalysis | None:
+        """Analyse ``rec`` in a worker thread, then join the result to the playback."""
+        if self.analyse is None:
+            self._message("No rep analysis in this build: showing the raw signals only.", "fair")
             return None
-
-        def progress(f: float) -> None:
-            self._message(f"Analysing {rec.name}: {100 * f:.0f} %", "neutral")
-
+        self._progress = 0.0
         self._message(f"Analysing {rec.name} …", "neutral")
+
+        def progress(f: float) -> None:  # worker thread: only store it; the clock shows it
+            self._progress = f
+
         try:
-            analysis = await RecordedAnalysis.compute_async(
-                rec.samples, analyzer, progress=progress
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, self.analyse, rec, progress
             )
         except Exception as e:  # a bug in the analysis must not take the window down
             log.exception("the analysis of %s failed", rec.name)
+            self._progress = None
             self._message(f"The analysis failed ({type(e).__name__}: {e}); raw signals only")
             return None
+        self._progress = None
+        if self.recording is not rec:  # another recording was opened meanwhile
+            return None
+        analysis = RecordedAnalysis(result)
+        self.analysis = analysis
         self.feed.alert = None
+        self.feed.set_analyzer(analysis)
+        self.timeline.show_recording(rec.duration_s, analysis.all_reps, rec.events)
+        self.export_button.setEnabled(True)
+        self.status_label.setText(
+            f"{rec.path or rec.name}  ·  {rec.duration_s:.1f} s  ·  {len(analysis.all_reps)} reps"
+        )
         return analysis
+
+    async def wait_for_analysis(self) -> RecordedAnalysis | None:
+        """The open recording's analysis, once it is done (None without one)."""
+        while self.analysis_task is None:
+            await asyncio.sleep(0.01)
+        return await asyncio.shield(self.analysis_task)
+
+    def _stop_analysis(self) -> None:
+        if self.analysis_task is not None and not self.analysis_task.done():
+            self.analysis_task.cancel()  # the worker thread finishes; its result is dropped
+        self.analysis_task = None
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -230,6 +245,8 @@ class ReplayWindow(QtWidgets.QMainWindow):
             self._update_position()
 
     def _update_position(self) -> None:
+        if self._progress is not None:
+            self._message(f"Analysing: {100 * self._progress:.0f} %", "neutral")
         src = self.source
         if src is None:
             return
@@ -253,18 +270,18 @@ class ReplayWindow(QtWidgets.QMainWindow):
             self.export_reps(Path(path))
 
     def export_reps(self, path: Path) -> Path | None:
-        """Write the per-rep CSV (and its data dictionary beside it) for the open recording."""
+        """Write the per-rep CSV (and its data dictionary beside it) of the open recording,
+        from the analysis the replay shows."""
         if self.recording is None:
             self._message("Open a recording first.", "fair")
+            return None
+        if self.analysis is None:
+            self._message("The analysis is not ready yet: export once it is done.", "fair")
             return None
         try:
             from gui.export import write_reps_csv
 
-            QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.WaitCursor)
-            try:
-                out = write_reps_csv(batch_reps(self.recording), path)
-            finally:
-                QtWidgets.QApplication.restoreOverrideCursor()
+            out = write_reps_csv(self.analysis.result.reps, path)
         except ImportError as e:
             self._message(f"Export is not available in this build ({e}).")
             return None
@@ -277,23 +294,11 @@ class ReplayWindow(QtWidgets.QMainWindow):
 
     # -- closing ---------------------------------------------------------------------------------
 
-    async def shutdown(self) -> None:
-        """Stop playing."""
-        self.panel.stop()
+    def _stopping(self) -> None:
+        """Closing or shutting down stops the playback and drops a running analysis."""
+        self._stop_analysis()
         self._clock.stop()
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Closing the window stops the replay."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-        self.panel.stop()
-        self._clock.stop()
-        super().closeEvent(event)
-        self.closed.emit()
+        super()._stopping()
 
     def state(self) -> dict[str, Any]:
         """What is on screen (for tests and screenshot side files)."""

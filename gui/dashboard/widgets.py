@@ -5,6 +5,10 @@ Each widget shows one view-model record (``feedback``, ``sensors``) and holds no
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from PySide6 import QtCore, QtWidgets
 
 from gui.dashboard.feedback import (
@@ -19,21 +23,48 @@ from gui.dashboard.sensors import SensorRow
 TONE_COLOURS = {"good": "#2e7d32", "fair": "#b26a00", "poor": "#c62828", "neutral": "#616161"}
 TONE_BACKGROUNDS = {"good": "#e8f5e9", "fair": "#fff4e0", "poor": "#fdecea", "neutral": "#f2f2f2"}
 
+_Layout = TypeVar("_Layout", bound=QtWidgets.QLayout)
 
-def _card(widget: QtWidgets.QFrame, name: str) -> None:
+
+def _card(
+    widget: QtWidgets.QFrame,
+    name: str,
+    layout: type[_Layout],
+    margins: tuple[int, int, int, int],
+) -> _Layout:
+    """Make ``widget`` a white card named ``name``; its new ``layout``, with ``margins``."""
     widget.setObjectName(name)
     widget.setFrameShape(QtWidgets.QFrame.StyledPanel)
     widget.setStyleSheet(
         f"QFrame#{name} {{ background: white; border: 1px solid #d0d0d0; border-radius: 6px; }}"
     )
+    lay = layout(widget)
+    lay.setContentsMargins(*margins)
+    return lay
+
+
+def _redraws_on_change(attr: str) -> Callable[[Callable[[Any, Any], None]], Any]:
+    """Decorate a widget's ``show_*(value)``: nothing happens while ``value`` equals what it
+    shows (``self.<attr>``); otherwise ``value`` is kept there and drawn."""
+
+    def decorate(show: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        @functools.wraps(show)
+        def show_if_changed(self: Any, value: Any) -> None:
+            if value == getattr(self, attr):
+                return
+            setattr(self, attr, value)
+            show(self, value)
+
+        return show_if_changed
+
+    return decorate
 
 
 def _label(
     text: str = "", size: int = 10, bold: bool = False, colour: str = "#303030"
 ) -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
-    weight = "bold" if bold else "normal"
-    label.setStyleSheet(f"font-size: {size}pt; font-weight: {weight}; color: {colour};")
+    _set_colour(label, size, colour, bold)
     return label
 
 
@@ -47,9 +78,7 @@ class SensorBox(QtWidgets.QFrame):
 
     def __init__(self, role: str) -> None:
         super().__init__()
-        _card(self, f"sensor_{role}")
-        lay = QtWidgets.QGridLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
+        lay = _card(self, f"sensor_{role}", QtWidgets.QGridLayout, (8, 6, 8, 6))
         lay.setVerticalSpacing(1)
         self.title = _label(role, 10, bold=True)
         self.state = _label("", 9)
@@ -65,11 +94,9 @@ class SensorBox(QtWidgets.QFrame):
         lay.addWidget(self.battery, 2, 2, QtCore.Qt.AlignRight)
         self.row: SensorRow | None = None
 
+    @_redraws_on_change("row")
     def show_row(self, row: SensorRow) -> None:
         """Show ``row`` (no-op when unchanged)."""
-        if row == self.row:
-            return
-        self.row = row
         self.title.setText(row.title)
         self.state.setText(f"● {row.state_text}")
         _set_colour(self.state, 9, TONE_COLOURS[row.tone], bold=row.tone == "poor")
@@ -123,11 +150,9 @@ class CalibrationBanner(QtWidgets.QFrame):
         lay.addLayout(steps)
         self.prompt: Prompt | None = None
 
+    @_redraws_on_change("prompt")
     def show_prompt(self, prompt: Prompt) -> None:
         """Show ``prompt`` (no-op when unchanged)."""
-        if prompt == self.prompt:
-            return
-        self.prompt = prompt
         colour, bg = TONE_COLOURS[prompt.tone], TONE_BACKGROUNDS[prompt.tone]
         self.setStyleSheet(
             f"QFrame#calibration {{ background: {bg}; border: 2px solid {colour};"
@@ -158,9 +183,7 @@ class RepCounter(QtWidgets.QFrame):
 
     def __init__(self) -> None:
         super().__init__()
-        _card(self, "counter")
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(8, 2, 8, 6)
+        lay = _card(self, "counter", QtWidgets.QVBoxLayout, (8, 2, 8, 6))
         lay.setSpacing(0)
         caption = _label("REPS", 9, bold=True, colour="#707070")
         caption.setAlignment(QtCore.Qt.AlignCenter)
@@ -173,11 +196,9 @@ class RepCounter(QtWidgets.QFrame):
         lay.addWidget(self.detail)
         self.text: CounterText | None = None
 
+    @_redraws_on_change("text")
     def show_count(self, text: CounterText) -> None:
         """Show the count (no-op when unchanged)."""
-        if text == self.text:
-            return
-        self.text = text
         self.count.setText(text.reps)
         self.detail.setText(text.detail)
 
@@ -187,9 +208,7 @@ class RepCardWidget(QtWidgets.QFrame):
 
     def __init__(self) -> None:
         super().__init__()
-        _card(self, "repcard")
-        lay = QtWidgets.QGridLayout(self)
-        lay.setContentsMargins(10, 6, 10, 8)
+        lay = _card(self, "repcard", QtWidgets.QGridLayout, (10, 6, 10, 8))
         lay.setVerticalSpacing(2)
         self.title = _label("Last rep", 10, bold=True)
         self.score = _label("–", 30, bold=True, colour=TONE_COLOURS["neutral"])
@@ -211,11 +230,9 @@ class RepCardWidget(QtWidgets.QFrame):
         lay.addWidget(self.advice, 6, 0, 1, 2)
         self.card: RepCard | None = None
 
+    @_redraws_on_change("card")
     def show_card(self, card: RepCard | None) -> None:
         """Show ``card`` (None: no rep yet)."""
-        if card == self.card:
-            return
-        self.card = card
         if card is None:
             self.title.setText("Last rep")
             self.score.setText("–")
@@ -244,11 +261,9 @@ class AlertBar(QtWidgets.QLabel):
         self.hide()
         self.message: tuple[str, str] | None = None
 
+    @_redraws_on_change("message")
     def show_message(self, message: tuple[str, str] | None) -> None:
         """Show ``(text, tone)``, or hide when None."""
-        if message == self.message:
-            return
-        self.message = message
         if message is None:
             self.hide()
             return

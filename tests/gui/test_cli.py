@@ -10,16 +10,13 @@ import pytest
 
 from collector.recording import load_recording
 from gui.cli import main
+from tests.conftest import ROOT
+from tests.gui.imports import loaded_after
 
 
 def test_help_imports_no_heavy_module():
-    code = (
-        "import sys, gui.cli; gui.cli.build_parser().format_help();"
-        "heavy = ('numpy', 'pandas', 'PySide6', 'bleak', 'scipy');"
-        "print(sorted(m for m in heavy if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    code = "import gui.cli; gui.cli.build_parser().format_help()"
+    assert loaded_after(code, ("numpy", "pandas", "PySide6", "bleak", "scipy")) == []
 
 
 def test_console_script_help(flossmeter_cmd):
@@ -124,6 +121,24 @@ def test_errors_are_one_line_and_exit_2(tmp_path, flossmeter_cmd, argv, message)
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flossmeter: error:") and message in lines[0]
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("module", ["gui", "gui.cli"])
+def test_python_dash_m_gives_the_same_one_line_errors(tmp_path, module):
+    # `python -m gui.cli` once ran the command line as __main__ beside the imported gui.cli, so
+    # its UserError was another class and a bad argument ended in a traceback
+    out = subprocess.run(
+        [sys.executable, "-m", module, "simulate", "-o", str(tmp_path / "x"), "--rate-hz", "5000"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flossmeter: error:") and "5000" in lines[0]
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "x").exists()
+    ok = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
+                        cwd=ROOT)  # fmt: skip
+    assert ok.returncode == 0 and ok.stdout.startswith("usage: flossmeter")
 
 
 def test_demo_writes_and_summarises_a_recording(tmp_path, capsys):

@@ -170,7 +170,7 @@ def test_assign_one_strap_declined_saves_nothing(bluez, flossmeter_cmd):
     [
         ([], "no supported straps found in 1 s"),
         (["AA:BB:CC:DD:EE:FF"], "no device 'AA:BB:CC:DD:EE:FF' found in 1 s"),
-        ([OTHER["address"]], "Mi Band 5 is not a supported sensor"),
+        ([OTHER["address"]], "Mi Band 5 (C0:FF:EE:00:00:09) is not a supported sensor"),
     ],
 )
 def test_assign_errors_are_one_line(bluez, flossmeter_cmd, args, message):

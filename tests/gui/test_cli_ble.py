@@ -8,8 +8,9 @@ import pytest
 
 from collector.recording import load_recording
 from collector.roles import StrapConfig, StrapEntry, save_strap_config
-from gui.cli import UserError, main
+from gui.cli import main
 from gui.cli_ble import ask_yes_no
+from gui.errors import UserError
 from tests.ble.harness import HEAD, SHIN, bluez_session, strap_device
 
 
@@ -89,7 +90,7 @@ def test_scan_marks_known_straps_and_survives_a_bad_config(bluez, flossmeter_cmd
     ("content", "message"),
     [
         (None, "no straps assigned yet ({path} not found): run 'flossmeter assign' once, "
-               "or give --shin ADDR [--head ADDR]"),
+               "or give --shin ADDR [--head ADDR] (or --sim for simulated straps)"),
         ('{"straps": {"knee": {"address": "x"}}}', "{path}: unknown role 'knee' (roles are "
          "shin, head); fix or delete it, or run 'flossmeter assign' to write it again"),
     ],

@@ -24,7 +24,7 @@ def test_live_dashboard_on_emulated_straps_shows_a_drop(bluez, tmp_path):
     bluez.start([strap_device(SHIN, "shin"), strap_device(HEAD, "head")])
     state = tmp_path / "state.json"
     rec = tmp_path / "ble.flossrec"
-    cmd = [sys.executable, "-m", "gui.cli", "live", "--shin", SHIN, "--head", "FLOSS-0002",
+    cmd = [sys.executable, "-m", "gui", "live", "--shin", SHIN, "--head", "FLOSS-0002",
            "--quit-after-s", "9", "--screenshot-at", f"3.5:{tmp_path / 'a.png'}",
            "--state-json", str(state), "--record", str(rec), "--participant", "B1"]  # fmt: skip
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

@@ -1,7 +1,6 @@
 """The dashboard commands end to end: one-line errors, offscreen captures, a clean stop on SIGTERM,
 and a real window under Xvfb whose screenshots show the counter advancing."""
 
-import asyncio
 import json
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 
 from collector.recording import load_recording
 from gui.cli import main
-from gui.cli_dashboard import dashboard_available
+from gui.window_check import window_problem
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "recordings" / "sample-slider-2x5.flossrec"
@@ -27,7 +26,7 @@ def _error(capsys, argv):
 
 
 def test_bad_arguments_are_one_line_errors(capsys, tmp_path, monkeypatch):
-    assert "--sim, or --shin" in _error(capsys, ["live"])
+    assert "--shin ADDR [--head ADDR] (or --sim" in _error(capsys, ["live"])
     assert "--quit-after-s" in _error(capsys, ["live", "--sim", "--screenshot", "x.png"])
     assert "pseudonym" in _error(capsys, ["live", "--sim", "--participant", "Jane Doe"])
     foreign = tmp_path / "x.flossrec"
@@ -46,7 +45,8 @@ def test_bad_arguments_are_one_line_errors(capsys, tmp_path, monkeypatch):
 def test_live_takes_the_straps_saved_by_assign(capsys, tmp_path, monkeypatch):
     pytest.importorskip("collector.roles")
     import collector
-    from gui.cli_dashboard import saved_straps
+    from gui.cli import build_parser
+    from gui.options import strap_targets
 
     config = tmp_path / "straps.json"
     assert "flossmeter assign" in _error(capsys, ["live", "--config", str(config)])
@@ -55,7 +55,11 @@ def test_live_takes_the_straps_saved_by_assign(capsys, tmp_path, monkeypatch):
         "straps": {"shin": {"address": "C0:FF:EE:00:00:01", "profile": "flossmeter-strap"},
                    "head": {"name": "FLOSS-0002"}},
     }))  # fmt: skip
-    assert saved_straps(config) == {"shin": "C0:FF:EE:00:00:01", "head": "FLOSS-0002"}
+    args = build_parser().parse_args(["live", "--config", str(config)])
+    targets = {"shin": "C0:FF:EE:00:00:01", "head": "FLOSS-0002"}
+    assert strap_targets(args) == (targets, str(config))
+    args = build_parser().parse_args(["live", "--config", str(config), "--shin", "FLOSS-9"])
+    assert strap_targets(args) == ({"shin": "FLOSS-9"}, "command line")  # named straps win
     monkeypatch.setitem(sys.modules, "collector.ble", None)
     monkeypatch.delattr(collector, "ble", raising=False)
     # the saved straps were taken: it went on to BLE (missing in this "build")
@@ -64,15 +68,15 @@ def test_live_takes_the_straps_saved_by_assign(capsys, tmp_path, monkeypatch):
     assert str(config) in _error(capsys, ["live", "--config", str(config)])
 
 
-def test_dashboard_available_needs_a_display(monkeypatch, tmp_path):
+def test_a_window_needs_a_display(monkeypatch, tmp_path):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     monkeypatch.delenv("DISPLAY", raising=False)
-    assert not dashboard_available()
+    assert "no display (DISPLAY is not set)" in window_problem()
     monkeypatch.setenv("DISPLAY", ":987")  # no X server there
-    assert not dashboard_available()
+    assert "no X server at DISPLAY=:987" in window_problem()
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    assert dashboard_available()
+    assert window_problem() is None
 
 
 def test_no_display_is_a_one_line_error(flossmeter_cmd):
@@ -87,8 +91,9 @@ def test_no_display_is_a_one_line_error(flossmeter_cmd):
 
 def test_replay_capture_offscreen(flossmeter_cmd, tmp_path):
     png, state = tmp_path / "replay.png", tmp_path / "state.json"
-    cmd = [*flossmeter_cmd, "replay", str(SAMPLE), "--start-s", "60", "--speed", "8",
-           "--quit-after-s", "2.5", "--screenshot", str(png),
+    # the raw signals play at once; the analysis (imports included) joins within seconds
+    cmd = [*flossmeter_cmd, "replay", str(SAMPLE), "--start-s", "60", "--speed", "4",
+           "--quit-after-s", "8", "--screenshot", str(png),
            "--state-json", str(state)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -107,8 +112,7 @@ def test_replay_reads_long_csv_too(tmp_path, run_qasync):
 
     async def drive():
         win.start(csv)
-        while win.source is None:
-            await asyncio.sleep(0.02)
+        await win.wait_for_analysis()
         await win.shutdown()
 
     run_qasync(drive())

@@ -2,8 +2,6 @@
 recording from the dashboard and a recording's analysis replayed in step."""
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,11 +20,12 @@ from gui.dashboard.feedback import (
     score_tone,
 )
 from gui.dashboard.frames import FrameStats
-from gui.dashboard.recorded import RecordedAnalysis, chunks
+from gui.dashboard.recorded import RecordedAnalysis
 from gui.dashboard.ring import RingBuffer
 from gui.dashboard.sensors import sensor_row
 from gui.dashboard.session import SessionRecording, check_pseudonym
 from tests.gui.dashboard_helpers import BrokenAnalyzer, ScriptedAnalyzer, block, make_rep
+from tests.gui.imports import loaded_after
 
 SENSORS = {
     "shin": SensorInfo("shin", "simulated", 100.0, name="SIM-SHIN", address="SIM:01"),
@@ -36,12 +35,10 @@ SENSORS = {
 
 def test_view_models_import_no_qt():
     code = (
-        "import sys, gui.dashboard.feed, gui.dashboard.feedback, gui.dashboard.sensors,"
-        " gui.dashboard.ring, gui.dashboard.frames, gui.dashboard.recorded,"
-        " gui.dashboard.session; print('PySide6' in sys.modules, 'pyqtgraph' in sys.modules)"
+        "import gui.dashboard.feed, gui.dashboard.feedback, gui.dashboard.sensors,"
+        " gui.dashboard.ring, gui.dashboard.frames, gui.dashboard.recorded, gui.dashboard.session"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert loaded_after(code, ("PySide6", "pyqtgraph")) == []
 
 
 # -- ring buffer ---------------------------------------------------------------------------------
@@ -234,18 +231,33 @@ def test_feed_without_analyzer_shows_raw_only():
     assert feed.reps == [] and feed.status.calibration == "waiting" and not feed.angles["shin"]
 
 
+def _result(decided_reps, angles, events=()):
+    """An analysis result built by hand: ``(decided_s, rep)`` pairs, angles, events."""
+    import pandas as pd
+
+    from analysis.results import AnalysisEvent, AnalysisResult
+
+    return AnalysisResult(
+        records=tuple(r for _, r in decided_reps),
+        decided_s=tuple(d for d, _ in decided_reps),
+        angles={k: pd.DataFrame({"time_s": t, "angle_deg": a}) for k, (t, a) in angles.items()},
+        events=tuple(AnalysisEvent(t, kind, d) for t, kind, d in events),
+    )
+
+
 def test_a_seek_clears_the_buffers_and_restarts_the_analysis_there():
     reps = [make_rep(1, start_s=1.0), make_rep(2, start_s=8.0)]
-    analysis = RecordedAnalysis(
+    result = _result(
         [(6.5, reps[0]), (13.5, reps[1])],
         {"shin": (np.arange(0, 20, 0.01), np.arange(0, 20, 0.01))},
-        [(0.0, AnalyzerStatus("hold_still")), (4.0, AnalyzerStatus("calibrated", reps=0))],
-    )
-    feed = _feed(analysis)
+        [(0.0, "calibration", {"stage": "hold_still"}), (4.0, "calibration",
+                                                         {"stage": "calibrated"})],
+    )  # fmt: skip
+    feed = _feed(RecordedAnalysis(result))
     for k in range(200):
         feed.on_block(block("shin", k * 0.05))
     assert [r.rep for r in feed.reps] == [1]
-    assert feed.status.calibration == "calibrated"
+    assert feed.status.calibration == "calibrated" and feed.status.reps == 1
     feed.on_event(SourceEvent(15.0, "status", None, {"seek_s": 15.0, "from_s": 12.0}))
     assert len(feed.raw["shin"]) == 0 and len(feed.angles["shin"]) == 0
     assert feed.now_s == 12.0 and [r.rep for r in feed.reps] == [1]
@@ -256,31 +268,25 @@ def test_a_seek_clears_the_buffers_and_restarts_the_analysis_there():
     assert t[0] > 12.0 and t[-1] == pytest.approx(14.99)
 
 
-# -- a recording's analysis, replayed ------------------------------------------------------------
-
-
-def test_recorded_analysis_matches_the_analyzer_and_hands_out_in_step(tmp_path):
-    import pandas as pd
-
-    t = np.arange(0, 30, 0.01)
-    frame = pd.DataFrame({"time_s": t, **{c: np.zeros(len(t)) for c in
-                          ("acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")}})  # fmt: skip
-    parts = list(chunks({"shin": frame, "head": frame}, 0.25))
-    assert np.array_equal(np.concatenate([p[1] for p in parts if p[0] == "shin"]), t)
-    assert [p[0] for p in parts[:4]] == ["shin", "head", "shin", "head"]
-    reps = [make_rep(1, start_s=5.0), make_rep(2, start_s=12.0), make_rep(3, start_s=24.9)]
-    ra = RecordedAnalysis.compute({"shin": frame}, ScriptedAnalyzer(reps), chunk_s=0.25)
-    assert [r.rep for r in ra.all_reps] == [1, 2, 3]
-    assert [round(d, 2) for d, _ in ra.done] == [10.0, 17.0, 29.99]  # rep 3 only at finish
-    assert [s.calibration for _, s in ra.statuses][:3] == ["hold_still", "look_up", "calibrated"]
-    ra.seek(11.0)
-    assert [r.rep for r in ra.reps] == [1] and ra.status.calibration == "calibrated"
-    assert ra.push("shin", np.array([16.0]), None, None) == []
-    assert [r.rep for r in ra.push("shin", np.array([17.5]), None, None)] == [2]
-    ta, _ = ra.take_angles()["shin"]
-    assert ta[0] > 11.0 and ta[-1] == pytest.approx(17.5)
-    assert ra.take_angles() == {}
-    assert [r.rep for r in ra.finish()] == [3]
+def test_an_analysis_that_arrives_during_playback_joins_in_step():
+    """Replay plays the raw signals at once and attaches the analysis when it is done: the reps
+    decided by then appear, and the angle plot fills with the last ``angle_window_s``."""
+    reps = [make_rep(1, start_s=1.0), make_rep(2, start_s=8.0)]
+    t = np.arange(0, 20, 0.01)
+    result = _result([(6.5, reps[0]), (13.5, reps[1])], {"shin": (t, -t)})
+    feed = _feed(None, angle_window_s=5.0)
+    for k in range(200):  # 10 s of raw signal, no analysis yet
+        feed.on_block(block("shin", k * 0.05))
+    assert feed.reps == [] and len(feed.angles["shin"]) == 0
+    v = feed.version
+    feed.set_analyzer(RecordedAnalysis(result))
+    assert feed.version > v and [r.rep for r in feed.reps] == [1]
+    ta, a = feed.angles["shin"].view()
+    assert ta[0] == pytest.approx(10.0 - 5.0, abs=0.011) and ta[-1] == pytest.approx(9.99)
+    np.testing.assert_array_equal(a[:, 0], -ta)
+    for k in range(200, 280):
+        feed.on_block(block("shin", k * 0.05))
+    assert [r.rep for r in feed.reps] == [1, 2]
 
 
 # -- frame statistics ----------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 session, the live window's recording controls, the replay window's transport and errors."""
 
 import asyncio
+import re
+import time
 from typing import ClassVar
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 
-from analysis.session import analyze
 from collector.hub import Hub
 from collector.model import SampleBlock, SourceEvent
 from collector.recording import load_recording, write_blocks
@@ -48,34 +50,63 @@ def _fed_panel(qtbot, until_s):
     return panel, feed, s
 
 
+def _numbers(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
+
+
+def _hue(label) -> int:
+    """Hue (0–359) of a label's text colour."""
+    colour = re.search(r"color: (#[0-9a-fA-F]{6})", label.styleSheet()).group(1)
+    return QColor(colour).hslHue()
+
+
+def _is_green(label) -> bool:
+    return 90 <= _hue(label) <= 150
+
+
 def test_panel_shows_counter_card_trend_plots_and_straps(qtbot):
-    panel, feed, _ = _fed_panel(qtbot, until_s=34.0)
-    n = len(feed.reps)
-    assert 2 <= n <= 3  # the analyzer found the reps completed by then
-    assert panel.counter.count.text() == str(n)
-    assert panel.counter.detail.text() == f"set 1 · {n} in this set"
-    assert panel.card.title.text() == f"Rep {n} · set 1"
-    assert panel.card.score.text() == f"{feed.reps[-1].quality:.0f}"
-    assert "tempo: out" in panel.card.tempo.text()
-    assert panel.trend.shown == n
+    panel, feed, s = _fed_panel(qtbot, until_s=34.0)
+    # ground truth of the session: three clean sliders (glides 2.2–3.5 s, knee 71–82°, no
+    # holds), ending at 20.5, 28.5 and 38.8 s: two are complete at 34 s
+    truth = s.truth.reps
+    assert [round(t["end_s"], 1) for t in truth] == [20.5, 28.5, 38.8]
+    assert not any(t[k] for t in truth for k in ("held", "fast", "partial", "halting"))
+    assert panel.counter.count.text() == "2"
+    assert panel.counter.detail.text() == "set 1 · 2 in this set"
+    card = panel.card
+    assert card.title.text() == "Rep 2 · set 1"
+    # a clean rep scores 100 (docs/data-dictionary.md), green (docs/dashboard.md: ≥ 80)
+    assert card.score.text() == "100" and _is_green(card.score)
+    assert card.technique.text() == "technique: <b>slider</b>"
+    assert card.advice.text() == "▸ smooth glide — keep this pace"
+    rep2 = truth[1]  # out 2.62 s, back 2.16 s, knee 71.0°, head 63.4°
+    out_s, back_s = _numbers(card.tempo.text())
+    assert out_s == pytest.approx(rep2["out_s"], abs=0.3)
+    assert back_s == pytest.approx(rep2["back_s"], abs=0.3)
+    knee, head = _numbers(card.range.text())
+    assert knee == pytest.approx(rep2["knee_rom_deg"], abs=3)
+    assert head == pytest.approx(rep2["head_rom_deg"], abs=4)
+    assert panel.trend.shown == 2
     assert panel.calibration.title.text() == "Ready"
-    assert panel.sensors.boxes["shin"].state.text() == "● connected"
-    assert panel.sensors.boxes["head"].rate.text().endswith("Hz")
+    for role in ("shin", "head"):
+        box = panel.sensors.boxes[role]
+        assert box.state.text() == "● connected" and _is_green(box.state)
+        rate, unit = box.rate.text().split()
+        assert float(rate) == pytest.approx(100.0, abs=0.5) and unit == "Hz"  # 100 Hz straps
+        assert box.loss.text() == "0.0 % lost"  # the session loses nothing
     plots = panel.plots
     x, _ = plots.raw_curves["shin"][0].getData()
     assert -10.0 <= x[0] < -9.9 and x[-1] == pytest.approx(0.0, abs=0.06)
     assert len(x) == pytest.approx(1000, abs=10)  # 10 s at 100 Hz, all there
     kx, ky = plots.knee.curve.getData()
     assert kx[0] >= -30.0 and np.nanmax(ky) > 40  # the knee straightened in a rep
-    visible = [r for r in feed.reps if r.end_s > feed.now_s - 30.0]
-    shaded = [reg for reg in plots.knee.regions if reg.isVisible()]
-    assert len(shaded) == len(visible) >= 1
-    a, b = shaded[-1].getRegion()
-    assert a == pytest.approx(visible[-1].start_s - feed.now_s)
-    assert b == pytest.approx(visible[-1].end_s - feed.now_s)
-    assert [lab.toPlainText() for lab in plots.knee.labels if lab.isVisible()] == [
-        str(r.rep) for r in visible
-    ]
+    # both completed reps are within the last 30 s: shaded where they really were, numbered
+    shaded = [reg.getRegion() for reg in plots.knee.regions if reg.isVisible()]
+    assert len(shaded) == 2
+    for (a, b), t in zip(shaded, truth, strict=False):
+        assert a + feed.now_s == pytest.approx(t["start_s"], abs=0.15)
+        assert b + feed.now_s == pytest.approx(t["end_s"], abs=0.15)
+    assert [lab.toPlainText() for lab in plots.knee.labels if lab.isVisible()] == ["1", "2"]
     img = panel.grab().toImage()
     assert img.width() == 1400 and len({img.pixel(x, 300) for x in range(0, 1400, 7)}) > 3
 
@@ -106,11 +137,63 @@ def test_card_widget_shows_feedback_for_a_flawed_rep(qtbot):
     assert w.score.text() == "–"
 
 
+def test_card_widget_words_the_rep_it_is_given(qtbot):
+    from gui.dashboard.feedback import rep_card
+    from gui.dashboard.widgets import RepCardWidget
+
+    w = RepCardWidget()
+    qtbot.addWidget(w)
+    # make_rep: rep 1 of set 1, out 2.4 s, back 2.6 s, knee 78°, head 31°, SPARC -1.62,
+    # LDLJ -6.1, hold 0.3 s, slider
+    w.show_card(rep_card(make_rep(quality=86.0)))
+    assert w.title.text() == "Rep 1 · set 1"
+    assert w.score.text() == "86"
+    assert w.technique.text() == "technique: <b>slider</b>"
+    assert w.tempo.text() == "tempo: out 2.4 s · back 2.6 s"
+    assert w.range.text() == "range: knee 78° · head 31°"
+    assert w.smoothness.text() == "smoothness: SPARC −1.62 · LDLJ −6.1"
+    assert w.hold.text() == "hold 0.3 s"
+    assert w.advice.text() == "▸ smooth glide — keep this pace"
+    # docs/dashboard.md: partial before held, held with the rep's hold_s; a tensioner is told
+    flawed = make_rep(
+        rep=7, set_=2, quality=60.0, technique="tensioner", flags=("held", "partial"), hold_s=4.4
+    )
+    w.show_card(rep_card(flawed))
+    assert w.title.text() == "Rep 7 · set 2"
+    assert w.advice.text() == (
+        "▸ partial range: straighten the knee further<br>"
+        "▸ held 4 s at end range — keep gliding<br>"
+        "▸ tensioner: the head went down as the knee straightened — lift it for a slider"
+    )
+    w.show_card(rep_card(make_rep(head_rom_deg=float("nan"), ldlj=float("nan"))))
+    assert w.range.text() == "range: knee 78° · head –"
+    assert w.smoothness.text() == "smoothness: SPARC −1.62 · LDLJ –"
+
+
+@pytest.mark.parametrize(
+    ("quality", "band"),
+    [(100, "green"), (80, "green"), (79, "amber"), (60, "amber"), (59, "red"), (0, "red")],
+)
+def test_card_score_colour_follows_the_documented_bands(qtbot, quality, band):
+    from gui.dashboard.feedback import rep_card
+    from gui.dashboard.widgets import RepCardWidget
+
+    w = RepCardWidget()
+    qtbot.addWidget(w)
+    w.show_card(rep_card(make_rep(quality=float(quality))))
+    assert w.score.text() == str(quality)
+    # docs/dashboard.md: green ≥ 80, amber ≥ 60, red below (hues: green ~120°, amber ~40°)
+    hue = _hue(w.score)
+    assert {"green": 90 <= hue <= 150, "amber": 25 <= hue <= 55, "red": hue <= 10 or hue >= 350}[
+        band
+    ], hue
+
+
 def test_live_window_streams_counts_and_records(qtbot, run_qasync, tmp_path):
     from gui.dashboard.live_view import LiveWindow
 
     s = cached_session(**SESSION)
-    win = LiveWindow(lambda: SimulatedSource(s, speed=25.0), folder=tmp_path,
+    win = LiveWindow(lambda: SimulatedSource(s, speed=10.0), folder=tmp_path,
                      metadata={"source": "simulator"}, participant="P3")  # fmt: skip
     qtbot.addWidget(win)
 
@@ -122,24 +205,24 @@ def test_live_window_streams_counts_and_records(qtbot, run_qasync, tmp_path):
         qtbot.mouseClick(win.record_button, Qt.LeftButton)  # the toolbar's Record button
         assert win.session.recording
         assert win.record_button.text() == "■ Stop" and not win.participant.isEnabled()
-        await asyncio.sleep(0.3)
+        # at once: on a busy machine the loop may next return to this test only at the end
         win.add_marker()
         win.note.setText("left knee")
         win.note.returnPressed.emit()
-        await task  # the simulated session ends (about 1.7 s at 25×)
+        await task  # the simulated session ends (about 4 s at 10×)
         await asyncio.sleep(0.1)
         state = win.state()
         replay = win.open_replay(win.session.last_path)  # what Replay… does after the dialog
-        while replay.source is None:
-            await asyncio.sleep(0.02)
-        replay_reps = len(replay.analysis.all_reps)
+        analysis = await replay.wait_for_analysis()
+        replay_reps = len(analysis.all_reps)
         await win.shutdown()
         return state, replay_reps
 
     state, replay_reps = run_qasync(drive())
-    assert replay_reps == 3
     assert state["reps"] == len(s.truth.reps) == 3
-    assert state["counter"] == "3" and state["frames"] > 10
+    # painted as data arrived, not only at the end (a count of frames is no speed test: a busy
+    # machine paints few)
+    assert state["counter"] == "3" and state["frames"] >= 2
     out = win.session.last_path
     assert out is not None and out.parent == tmp_path and out.name.startswith("P3-")
     assert not win.session.recording and win.record_button.text() == "● Record"
@@ -150,6 +233,10 @@ def test_live_window_streams_counts_and_records(qtbot, run_qasync, tmp_path):
         "note",
     ]
     assert r.samples["shin"]["time_s"].iloc[-1] == pytest.approx(s.duration_s, abs=0.1)
+    # the replay finds the reps the recording holds: all three (it starts during the start-up
+    # calibration; on a busy machine Record may be pressed later and miss the first)
+    first_s = r.samples["shin"]["time_s"].iloc[0]
+    assert replay_reps == sum(t["start_s"] > first_s for t in s.truth.reps) >= 2
     assert win.feed.alert[0].startswith("The straps' stream has ended; saved ")
 
 
@@ -197,12 +284,14 @@ def test_replay_window_plays_seeks_and_shows_every_rep(qtbot, run_qasync, sim_re
     async def drive():
         win.show()
         win.start(sim_recording)
-        while win.source is None:
+        while win.source is None:  # the raw signals play before the analysis is done
             await asyncio.sleep(0.02)
-        assert win.analysis is not None
+        assert await win.wait_for_analysis() is win.analysis is not None
         assert win.play_button.text() in ("❚❚ Pause", "▶ Play")
+        wall0, pos0 = time.monotonic(), win.source.position_s
         await asyncio.sleep(0.4)
-        early = win.source.position_s
+        early, wall1 = win.source.position_s, time.monotonic()
+        speed = (early - pos0) / (wall1 - wall0)  # the playback clock runs at 8×
         win.toggle_play()
         assert not win.source.playing
         await asyncio.sleep(0.2)
@@ -210,13 +299,15 @@ def test_replay_window_plays_seeks_and_shows_every_rep(qtbot, run_qasync, sim_re
         win.seek(rec.duration_s - 1.0)
         win.set_speed(2.0)
         win.toggle_play()
-        await asyncio.sleep(1.0)
-        return early, paused, win.state()
+        while not win.source.at_end:  # the last second at 2×: about 0.5 s
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the cards are re-worded at most 4 times a second
+        return early, speed, paused, win.state()
 
-    early, paused, state = run_qasync(drive())
-    assert 1.5 < early < 6.0  # 8× for ~0.4 s
+    early, speed, paused, state = run_qasync(drive())
+    assert early > 3.0 and speed == pytest.approx(8.0, rel=0.05)  # 8× for at least 0.4 s
     assert paused == pytest.approx(early, abs=0.5)
-    assert state["all_reps"] == len(analyze(rec.samples).reps) == 3
+    assert state["all_reps"] == len(cached_session(**SESSION).truth.reps) == 3
     assert state["reps"] == 3 and state["counter"] == "3"  # all reps known at the end
     assert state["position_s"] == pytest.approx(rec.duration_s, abs=0.01)
     assert win.source.speed == 2.0 and win.speed_box.currentText() == "2×"
@@ -259,14 +350,28 @@ def test_replay_window_exports_reps_with_dictionary(qtbot, run_qasync, sim_recor
         win.start(sim_recording)
         while win.source is None:
             await asyncio.sleep(0.02)
+        early = win.export_reps(tmp_path / "early.csv")  # before the analysis is done
+        said = win.feed.alert[0]
+        await win.wait_for_analysis()
+        assert early is None and said.startswith("The analysis is not ready yet")
         return win.export_reps(tmp_path / "reps.csv")
 
     out = run_qasync(drive())
     import pandas as pd
 
-    table = pd.read_csv(out)
-    assert len(table) == 3 and list(table["rep"]) == [1, 2, 3]
-    assert table["quality"].to_numpy() == pytest.approx([r.quality for r in win.analysis.all_reps])
+    table = pd.read_csv(out, keep_default_na=False)
+    # the session's ground truth: three clean sliders, each scoring 100 without a flag
+    truth = cached_session(**SESSION).truth.reps
+    assert list(table["rep"]) == [1, 2, 3] and list(table["set"]) == [1, 1, 1]
+    assert list(table["quality"]) == [100, 100, 100]
+    assert list(table["flags"]) == ["", "", ""]
+    assert list(table["technique"]) == ["slider"] * 3
+    assert table["start_s"].astype(float).to_numpy() == pytest.approx(
+        [t["start_s"] for t in truth], abs=0.15
+    )
+    assert table["end_s"].astype(float).to_numpy() == pytest.approx(
+        [t["end_s"] for t in truth], abs=0.15
+    )
     assert any("dictionary" in p.name for p in out.parent.iterdir())
     assert win.feed.alert[0].startswith("Exported the reps to")
     blocked = tmp_path / "no_such_dir" / "reps.csv"

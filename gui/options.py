@@ -1,0 +1,108 @@
+"""Option groups several commands share — simulated straps, which straps — and what they mean.
+
+``live`` and ``record`` take the same straps (``--sim``, ``--shin/--head``, ``--config``) and
+resolve them here, so both say the same thing when none are given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from gui.errors import UserError
+
+log = logging.getLogger("flossmeter")
+
+
+def add_sim_options(p: argparse.ArgumentParser) -> None:
+    """The simulated session's options (``--sets``, ``--reps``, ``--seed``, ``--faults`` ...)."""
+    g = p.add_argument_group("simulated straps")
+    g.add_argument("--sets", type=int, default=2, help="number of sets (default 2)")
+    g.add_argument("--reps", type=int, default=8, help="reps per set (default 8)")
+    g.add_argument("--seed", type=int, default=0, help="random seed; same seed, same session")
+    g.add_argument("--rate-hz", type=float, default=100.0, help="sample rate, 25–400 Hz")
+    g.add_argument("--head-rate-hz", type=float, default=None, help="head rate if different")
+    g.add_argument(
+        "--technique", choices=("slider", "tensioner", "mixed"), default="slider",
+        help="floss technique of the sets (mixed: alternating sets)",
+    )  # fmt: skip
+    g.add_argument(
+        "--variety", choices=("clean", "typical", "messy"), default="typical",
+        help="how often reps are held, partial, halting, fast or follow a long pause",
+    )  # fmt: skip
+    g.add_argument("--no-fidgets", action="store_true", help="no fidgeting between sets")
+    g.add_argument("--shin-only", action="store_true", help="simulate the shin strap only")
+    g.add_argument(
+        "--no-calibration", action="store_true",
+        help="skip the start-up calibration (upright still, look up and back)",
+    )  # fmt: skip
+    g.add_argument("--noise", type=float, default=1.0, help="IMU error scale: 0 ideal, 1 typical")
+    g.add_argument(
+        "--mounting", choices=("random", "nominal", "backwards"), default="random",
+        help="how the straps are put on (default: random, as patients do)",
+    )  # fmt: skip
+    g.add_argument(
+        "--faults", default="",
+        help="link and clock faults, e.g. loss=0.02,outages=1,drift-ppm=80",
+    )  # fmt: skip
+
+
+def sim_config(args: argparse.Namespace) -> Any:
+    """The :class:`collector.simulator.SimConfig` of :func:`add_sim_options`' arguments."""
+    from collector.simulator import SimConfig, parse_faults
+
+    try:
+        return SimConfig(
+            seed=args.seed,
+            sets=args.sets,
+            reps_per_set=args.reps,
+            technique=args.technique,
+            variety=args.variety,
+            fidgets=not args.no_fidgets,
+            head=not args.shin_only,
+            calibration=not args.no_calibration,
+            rate_hz=args.rate_hz,
+            head_rate_hz=args.head_rate_hz,
+            noise=args.noise,
+            mounting=args.mounting,
+            **parse_faults(args.faults),
+        )
+    except (ValueError, TypeError) as e:
+        raise UserError(str(e)) from None
+
+
+def add_strap_options(p: argparse.ArgumentParser) -> None:
+    """Which straps: ``--sim``, or BLE ``--shin/--head``, or the saved ``--config``."""
+    src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
+    src.add_argument("--sim", action="store_true", help="use simulated straps")
+    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
+    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
+    src.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="saved strap config when no straps are named (default: the one 'assign' writes)",
+    )  # fmt: skip
+
+
+def strap_targets(args: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """The BLE straps of :func:`add_strap_options`' arguments: role → address or name, and where
+    they came from (``"command line"`` or the saved config's path).
+
+    Straps named on the command line win; otherwise those ``flossmeter assign`` saved. None at
+    all is a :class:`UserError`; a broken config file a ``CollectorError`` (one line each).
+    """
+    from collector.roles import config_path, describe_straps, load_strap_config
+
+    targets = {r: getattr(args, r) for r in ("shin", "head") if getattr(args, r, None)}
+    if targets:
+        return targets, "command line"
+    config = load_strap_config(getattr(args, "config", None))
+    if config is None or not config.straps:
+        path = config_path(getattr(args, "config", None))
+        raise UserError(
+            f"no straps assigned yet ({path} not found): run 'flossmeter assign' once, "
+            "or give --shin ADDR [--head ADDR] (or --sim for simulated straps)"
+        )
+    log.info("straps from %s: %s", config.path, describe_straps(config.straps))
+    return dict(config.targets()), str(config.path)
