@@ -17,9 +17,9 @@ installed (else Qt's offscreen platform), and measures after a warm-up:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -130,13 +130,6 @@ def measure(rate_hz: float, seconds: float, warmup_s: float) -> dict[str, float]
 # -- the parent: one fresh process per scenario ---------------------------------------------------
 
 
-def _free_display() -> int:
-    for n in range(140, 240):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display")
-
-
 def _run_child(name: str, seconds: float, warmup_s: float, env: dict[str, str]) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name,
            "--seconds", str(seconds), "--warmup-s", str(warmup_s)]  # fmt: skip
@@ -150,32 +143,21 @@ def _run_child(name: str, seconds: float, warmup_s: float, env: dict[str, str]) 
 
 def run(quick: bool = False) -> dict[str, float]:
     """Both scenarios; keys ``gui_<scenario>_<figure>`` plus ``gui_display``."""
+    from tests.gui.xserver import private_xvfb
+
     seconds, warmup = (4.0, 2.0) if quick else (30.0, 5.0)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    xvfb = None
-    if shutil.which("Xvfb"):
-        n = _free_display()
-        xvfb = subprocess.Popen(
-            ["Xvfb", f":{n}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(200):
-            if Path(f"/tmp/.X11-unix/X{n}").exists():
-                break
-            time.sleep(0.05)
-        env.update(DISPLAY=f":{n}", QT_QPA_PLATFORM="xcb")
-    else:
-        env["QT_QPA_PLATFORM"] = "offscreen"
-    results: dict[str, float] = {"gui_display": 1.0 if xvfb else 0.0}
-    try:
+    with contextlib.ExitStack() as stack:
+        try:  # numbers from 140: clear of the test suite's displays when both run at once
+            env.update(stack.enter_context(private_xvfb(first_display=140)))
+            display = 1.0
+        except (FileNotFoundError, RuntimeError):
+            env["QT_QPA_PLATFORM"] = "offscreen"
+            display = 0.0
+        results: dict[str, float] = {"gui_display": display}
         for name in SCENARIOS:
             for key, value in _run_child(name, seconds, warmup, env).items():
                 results[f"gui_{name}_{key}"] = value
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(timeout=10)
     return results
 
 
@@ -208,8 +190,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help=argparse.SUPPRESS)
     ap.add_argument("--warmup-s", type=float, default=5.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
     if args.child:
-        sys.path.insert(0, str(ROOT))
         print(json.dumps(measure(SCENARIOS[args.child], args.seconds, args.warmup_s)))
         return
     print(report(run(args.quick)))

@@ -6,13 +6,12 @@ Writes follow the live pattern: one notification per block (50 ms of samples), a
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import best_of, session_config
+from benchmarks.common import best_of, quick_flag, session_config
 from collector.csvio import write_samples_csv
 from collector.model import SampleBlock, SensorInfo
 from collector.recording import Recorder, load_recording
@@ -92,9 +91,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    r = run(ap.parse_args().quick)
+    r = run(quick_flag(__doc__))
     print(
         f"write: {r['write_samples_per_s']:,.0f} samples/s"
         f" = {r['write_x_realtime_2x1khz']:.0f}× two straps at 1 kHz"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
-from benchmarks.common import best_of, session_config
+from benchmarks.common import best_of, quick_flag, session_config
 from collector.simulator import simulate
 
 
@@ -17,9 +15,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    r = run(ap.parse_args().quick)
+    r = run(quick_flag(__doc__))
     print(
         f"simulate {r['session_h']:.2f} h, 2 straps @ 100 Hz: {r['simulate_s']:.3f} s"
         f" ({r['simulate_s_per_hour']:.3f} s per hour)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -27,3 +28,10 @@ def session_config(quick: bool) -> SimConfig:
     if quick:
         return SimConfig(seed=1, sets=3, reps_per_set=10, rate_hz=100.0)
     return ONE_HOUR
+
+
+def quick_flag(doc: str | None) -> bool:
+    """Parse a benchmark script's command line: ``--quick`` for small sizes (a smoke run)."""
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    return ap.parse_args().quick
