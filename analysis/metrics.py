@@ -26,7 +26,7 @@ from analysis.frontend import StrapFrontEnd
 from analysis.params import RepParams
 from analysis.results import Rep
 from analysis.segmentation import RepSegment
-from analysis.smoothness import ldlj, sparc
+from analysis.smoothness import ldlj, sparc_each
 from analysis.vectors import row_norm
 
 #: Quality penalty per flag (points off 100). Documented in docs/analysis.md.
@@ -206,15 +206,15 @@ def glide_smoothness(
     """Mean SPARC and LDLJ over glides (each resampled uniformly at ``rate``). LDLJ's jerk
     (2nd derivative) would measure sensor noise on raw IMU speed, so its input is first
     low-passed at SPARC's cut-off (2nd-order Butterworth, zero phase)."""
-    sp, lj = [], []
     lowpass = _ldlj_lowpass(float(rate), p.smoothness_fc_hz) if with_ldlj else None
-    for a, b in windows:
-        v = _uniform(t, speed, a, b, rate)
-        if len(v) >= p.min_glide_samples:
-            sp.append(sparc(v, rate, fc=p.smoothness_fc_hz))
-            if with_ldlj:
-                vf = filtfilt_cached(*lowpass, v) if lowpass is not None and len(v) > 9 else v
-                lj.append(ldlj(vf, rate))
+    glides = [_uniform(t, speed, a, b, rate) for a, b in windows]
+    glides = [v for v in glides if len(v) >= p.min_glide_samples]
+    sp = sparc_each(glides, rate, fc=p.smoothness_fc_hz)
+    lj = []
+    if with_ldlj:
+        for v in glides:
+            vf = filtfilt_cached(*lowpass, v) if lowpass is not None and len(v) > 9 else v
+            lj.append(ldlj(vf, rate))
     return _mean_of_finite(sp), _mean_of_finite(lj)
 
 

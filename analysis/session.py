@@ -7,7 +7,7 @@ exports read one :class:`~analysis.results.AnalysisResult`, exactly what live wo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Self
 
 import numpy as np
@@ -79,6 +79,40 @@ class RepAnalysis:
         deg/s; the shin strap is required, the head optional). With ``progress``, the session
         is fed ``chunk_s`` at a time in time order and ``progress(fraction)`` is called after
         each chunk (same result: the analyzer is chunk-invariant)."""
+        if progress is None:
+            an, arrays = self._analyzer(samples)
+            # head first: the detector then never waits for it (same result as any interleaving)
+            for role in reversed(list(arrays)):
+                an.push(role, *arrays[role])
+            self._finish(an)
+        else:
+            for fraction in self.steps(samples, chunk_s):
+                progress(fraction)
+        return self
+
+    def steps(self, samples: Mapping[str, pd.DataFrame], chunk_s: float = 10.0) -> Iterator[float]:
+        """:meth:`run` a chunk of ``chunk_s`` (session time) at a time, yielding the fraction
+        done after each, so a caller can interleave other work (a window that keeps painting);
+        the results are set once it is exhausted."""
+        an, arrays = self._analyzer(samples)
+        t0 = min(float(a[0][0]) for a in arrays.values())
+        t1 = max(float(a[0][-1]) for a in arrays.values())
+        edges = np.append(np.arange(t0, t1, chunk_s), np.inf)
+        cuts = {role: np.searchsorted(a[0], edges, side="left") for role, a in arrays.items()}
+        cuts = {role: np.concatenate(([0], c[1:])) for role, c in cuts.items()}
+        n = len(edges) - 1
+        for k in range(n):
+            for role in reversed(list(arrays)):
+                a, b = cuts[role][k], cuts[role][k + 1]
+                if b > a:
+                    t, acc, gyro = arrays[role]
+                    an.push(role, t[a:b], acc[a:b], gyro[a:b])
+            yield (k + 1) / n if k + 1 < n else 1.0
+        self._finish(an)
+
+    def _analyzer(
+        self, samples: Mapping[str, pd.DataFrame]
+    ) -> tuple[OnlineAnalyzer, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
         roles = [r for r in ("shin", "head") if r in samples and len(samples[r])]
         if "shin" not in roles:
             raise AnalysisError("no shin samples: the shin strap is required")
@@ -93,16 +127,12 @@ class RepAnalysis:
             )
             for role in roles
         }
-        if progress is None:
-            # head first: the detector then never waits for it (same result as any interleaving)
-            for role in reversed(roles):
-                an.push(role, *arrays[role])
-        else:
-            _feed_in_chunks(an, arrays, chunk_s, progress)
+        return an, arrays
+
+    def _finish(self, an: OnlineAnalyzer) -> None:
         an.finish()
         self.analyzer_ = an
         self.result_ = an.result(angles=self.angles)
-        return self
 
     @property
     def reps_(self) -> pd.DataFrame:
@@ -119,26 +149,6 @@ class RepAnalysis:
     @property
     def events_(self) -> pd.DataFrame:
         return self.result_.events_frame()
-
-
-def _feed_in_chunks(
-    an: OnlineAnalyzer,
-    arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-    chunk_s: float,
-    progress: Callable[[float], None],
-) -> None:
-    t0 = min(float(a[0][0]) for a in arrays.values())
-    t1 = max(float(a[0][-1]) for a in arrays.values())
-    edges = np.append(np.arange(t0, t1, chunk_s), np.inf)
-    cuts = {role: np.searchsorted(a[0], edges, side="left") for role, a in arrays.items()}
-    cuts = {role: np.concatenate(([0], c[1:])) for role, c in cuts.items()}
-    for k in range(len(edges) - 1):
-        for role in reversed(list(arrays)):
-            a, b = cuts[role][k], cuts[role][k + 1]
-            if b > a:
-                t, acc, gyro = arrays[role]
-                an.push(role, t[a:b], acc[a:b], gyro[a:b])
-        progress(min(1.0, (k + 1) / (len(edges) - 1)))
 
 
 def analyze(

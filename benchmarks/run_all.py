@@ -16,6 +16,7 @@ from benchmarks import (
     bench_cli,
     bench_gui,
     bench_recording,
+    bench_replay,
     bench_simulator,
 )
 
@@ -30,6 +31,8 @@ TARGETS = {
     "analyze_2x_ratio": ("flossmeter analyze, 2 h / 1 h (beyond import)", "×", "≤ 2.1"),
     "analysis_s_per_hour": ("RepAnalysis with angles, per hour (in process)", "s", "(info)"),
     "analysis_peak_mem_ratio": ("analysis peak memory / samples' size", "×", "≤ 3"),
+    "replay_first_frame_s": ("replay 1 h: first frame after opening", "s", "≤ 1"),
+    "replay_analysis_ready_s": ("replay 1 h: analysis joined after opening", "s", "(info)"),
     "stream_ms_per_block": ("live analysis per 10-sample block", "ms", "≤ 0.2"),
     "event_latency_s_max": ("rep event after the rep ends (max, data time)", "s", "≤ 0.5"),
     "ble_lost_samples": ("BLE 2 straps @ 1 kHz: samples lost", "", "0"),
@@ -43,7 +46,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     results: dict[str, float] = {}
-    for mod in (bench_cli, bench_simulator, bench_recording, bench_analysis, bench_gui, bench_ble):
+    modules = (bench_cli, bench_simulator, bench_recording, bench_analysis, bench_replay)
+    for mod in (*modules, bench_gui, bench_ble):
         results.update(mod.run(args.quick))
     print(
         f"flossmeter benchmarks ({'quick' if args.quick else 'full'}; {platform.machine()}, "

@@ -183,13 +183,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     capture = _capture(args)
     # the timeline shows every gap; a log line for each would drown the terminal
     logging.getLogger("collector.hub").setLevel(logging.WARNING)
+    import analysis.session  # noqa: F401  # scipy now, so it does not compete with the first frames
     from gui.app import run_window
     from gui.dashboard.replay_view import ReplayWindow
 
     def make_window() -> ReplayWindow:
         return ReplayWindow(speed=args.speed, start_s=args.start_s, playing=not args.paused)
 
-    return run_window(make_window, lambda w: w.start(args.path), capture)
+    return run_window(make_window, lambda w: w.start(args.path, recording=rec), capture)
 
 
 def run_demo_dashboard(args: argparse.Namespace) -> int:

@@ -72,6 +72,12 @@ FIGURES = (
     "stream_ms_per_block_p99",
     "event_latency_s_max",
     "event_latency_s_median",
+    # bench_replay
+    "replay_session_h",
+    "replay_first_frame_s",
+    "replay_analysis_ready_s",
+    "replay_reps",
+    "replay_true_reps",
     # bench_ble
     "ble_samples_per_s",
     "ble_lost_samples",
@@ -215,3 +221,12 @@ def test_dashboard_figures_are_plausible(bench, scenario):
     within(g, "cpu_pct", 0.5, 200.0)  # docs 25–44 %
     within(g, "lag_p95_ms", -50.0, 5000.0)  # a timer may fire a little early
     within(g, "reps", 0, 2)  # 6 s into a session that starts with a 5–10 s calibration
+
+
+def test_replay_figures_are_plausible(bench):
+    r, _ = bench
+    within(r, "replay_session_h", 0.07, 0.17)  # the quick 0.1 h session
+    # the first frame comes before the analysis joins, both within the run's 4 s
+    within(r, "replay_first_frame_s", 0.01, 4.0)
+    within(r, "replay_analysis_ready_s", r["replay_first_frame_s"], 4.0)
+    assert r["replay_reps"] == r["replay_true_reps"] > 0  # the replayed analysis counted them all

@@ -99,6 +99,7 @@ class DashboardFeed:
         self.version = 0
         self.alert: tuple[str, str] | None = None  # (text, tone)
         self.analysis_error: str | None = None
+        self.analysis_pending = False  # an analysis will join (replay, while it runs)
         self.ended = False
         self.hub: Hub | None = None
         self._receipts: list[float] = []
@@ -114,6 +115,7 @@ class DashboardFeed:
         """An analysis joins the stream under way (a replay's, once it is ready): the reps it
         has reported by now, and the angles of the last ``angle_window_s``."""
         self.analyzer = analyzer
+        self.analysis_pending = False
         catch_up = getattr(analyzer, "catch_up", None)
         if catch_up is not None and math.isfinite(self.now_s):
             catch_up(self.now_s, self.angle_window_s)

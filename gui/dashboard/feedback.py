@@ -141,11 +141,15 @@ class Prompt:
 
 
 def calibration_prompt(
-    status: AnalyzerStatus, *, has_data: bool = True, has_head: bool = True
+    status: AnalyzerStatus, *, has_data: bool = True, has_head: bool = True, analysing: bool = False
 ) -> Prompt:
     """The prompt for the analyzer's calibration stage (and its notes); without a head strap
-    the look-up step is skipped."""
+    the look-up step is skipped; ``analysing``: a replayed recording's analysis is still running."""
     stage = status.calibration
+    if analysing:
+        return Prompt("waiting", "Analysing the recording", "Reps, angles and calibration appear "
+                      "here as soon as it is done; the signals play meanwhile.", "neutral", -1,
+                      False)  # fmt: skip
     if stage == "waiting" or not has_data:
         return Prompt("waiting", "Waiting for the straps", "Switch the straps on and put them "
                       "on: one on the shin, one on the head.", "neutral", -1, False)  # fmt: skip

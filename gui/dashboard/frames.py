@@ -24,6 +24,7 @@ class FrameStats:
         self.latencies_s: deque[float] = deque(maxlen=keep)
         self.work_s: deque[float] = deque(maxlen=keep)  # updating + painting, per frame
         self._waiting: list[float] = []
+        self.first_data_frame_t: float | None = None  # clock time of the first frame with data
         self._new_frame = False
         self._work = 0.0
 
@@ -45,6 +46,8 @@ class FrameStats:
         self.work_s.append(self._work + paint_s)
         self._work = 0.0
         self.latencies_s.extend(t - r for r in self._waiting)
+        if self._waiting and self.first_data_frame_t is None:
+            self.first_data_frame_t = t
         self._waiting.clear()
 
     def reset(self) -> None:
@@ -53,6 +56,7 @@ class FrameStats:
         self.frame_times.clear()
         self.latencies_s.clear()
         self.work_s.clear()
+        self.first_data_frame_t = None
 
     def fps(self, over_s: float | None = None) -> float:
         """Frames per second over the last ``over_s`` seconds of frames (all kept by default)."""

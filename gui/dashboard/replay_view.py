@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,23 +29,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
-#: Analyse = ``analyse(recording, progress)`` → the result; runs in a worker thread.
-Analyse = Callable[["Recording", Callable[[float], None]], "AnalysisResult"]
+#: Analysis done between two frames (s): most of the time goes to the analysis, the playback
+#: still moves at ~10 frames per second until it is done.
+STEP_BUDGET_S = 0.06
+#: Analyse = ``analyse(recording)``: yields the fraction done, then returns the result
+#: (``StopIteration.value``); run on the event loop a step at a time.
+Analyse = Callable[["Recording"], Generator[float, None, "AnalysisResult"]]
 
 
-def analyse_recording(recording: Recording, progress: Callable[[float], None]) -> AnalysisResult:
-    """The one analysis of a recording (``RepAnalysis``), reporting the fraction done."""
+def analyse_recording(recording: Recording) -> Generator[float, None, AnalysisResult]:
+    """The one analysis of a recording (``RepAnalysis``), 10 s of data per step."""
     from analysis.session import RepAnalysis
 
-    return RepAnalysis().run(recording.samples, progress=progress).result_
+    analysis = RepAnalysis()
+    yield from analysis.steps(recording.samples, chunk_s=10.0)
+    return analysis.result_
 
 
 class ReplayWindow(DashboardWindow):
     """Replay recordings: :meth:`start` opens one (or the Open… button does).
 
-    The raw signals play at once; the recording is analysed once in a worker thread (progress
-    on the alert card) and its result joins the playback when ready — the timeline's reps, the
-    angles, the counter and the reps CSV export all come from that one result.
+    The raw signals play at once; the recording is analysed once, a step at a time between
+    frames (progress on the alert card), and its result joins the playback when ready — the
+    timeline's reps, the angles, the counter and the reps CSV export all come from that one
+    result.
     """
 
     def __init__(
@@ -64,7 +73,7 @@ class ReplayWindow(DashboardWindow):
         self.analysis_task: asyncio.Future[RecordedAnalysis | None] | None = None
         self.source: ReplaySource | None = None
         self.hub: Hub | None = None
-        self._progress: float | None = None  # fraction analysed, set from the worker thread
+        self._progress: float | None = None  # fraction analysed so far
         self.timeline = Timeline()
         self.timeline.seek_requested.connect(self.seek)
         body = QtWidgets.QWidget()
@@ -126,14 +135,20 @@ class ReplayWindow(DashboardWindow):
         if path:
             self.start(Path(path))
 
-    def start(self, path: Path) -> asyncio.Task[None]:
-        """Open ``path`` and play it (stopping whatever was playing)."""
+    def start(self, path: Path, recording: Recording | None = None) -> asyncio.Task[None]:
+        """Open ``path`` and play it (stopping whatever was playing); ``recording``: the file,
+        already loaded."""
+        self._opened_at = time.perf_counter()
+        self._analysed_at: float | None = None
+        self.panel.frames.reset()
         self.panel.start()
         self._clock.start(100)
-        self.task = asyncio.ensure_future(self._open_and_play(Path(path), self.task))
+        self.task = asyncio.ensure_future(self._open_and_play(Path(path), self.task, recording))
         return self.task
 
-    async def _open_and_play(self, path: Path, previous: asyncio.Task[None] | None) -> None:
+    async def _open_and_play(
+        self, path: Path, previous: asyncio.Task[None] | None, rec: Recording | None = None
+    ) -> None:
         if previous is not None and not previous.done():
             previous.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -142,7 +157,7 @@ class ReplayWindow(DashboardWindow):
         from collector.io import load
 
         try:
-            rec = load(path)  # a recording, or long CSV from another tool
+            rec = rec or load(path)  # a recording, or long CSV from another tool
         except CollectorError as e:
             self._message(f"Cannot open this file: {e}")
             return
@@ -159,6 +174,7 @@ class ReplayWindow(DashboardWindow):
             preroll_s=self.feed.angle_window_s,
         )
         feed = DashboardFeed(src.sensors)  # raw signals at once; the analysis joins when ready
+        feed.analysis_pending = self.analyse is not None
         self.recording, self.analysis, self.source, self.feed = rec, None, src, feed
         self.panel.set_feed(feed)
         self.timeline.show_recording(rec.duration_s, [], rec.events)
@@ -174,23 +190,36 @@ class ReplayWindow(DashboardWindow):
             self._message(f"Replay stopped: {e}")
 
     async def _analyse(self, rec: Recording) -> RecordedAnalysis | None:
-        """Analyse ``rec`` in a worker thread, then join the result to the playback."""
+        """Analyse ``rec`` between frames, then join the result to the playback.
+
+        The analysis runs on the event loop in slices of about :data:`STEP_BUDGET_S`, so the
+        window keeps painting (a worker thread would fight the painting for Python's GIL:
+        measured 4× slower); its modules are imported in a thread first, so the first frame
+        does not wait for scipy."""
         if self.analyse is None:
             self._message("No rep analysis in this build: showing the raw signals only.", "fair")
             return None
         self._progress = 0.0
         self._message(f"Analysing {rec.name} …", "neutral")
-
-        def progress(f: float) -> None:  # worker thread: only store it; the clock shows it
-            self._progress = f
-
+        loop = asyncio.get_running_loop()
         try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                None, self.analyse, rec, progress
-            )
+            await loop.run_in_executor(None, importlib.import_module, "analysis.session")
+            steps = self.analyse(rec)
+            while True:
+                deadline = time.perf_counter() + STEP_BUDGET_S
+                try:
+                    while time.perf_counter() < deadline:
+                        self._progress = next(steps)
+                except StopIteration as done:
+                    result = done.value
+                    break
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
         except Exception as e:  # a bug in the analysis must not take the window down
             log.exception("the analysis of %s failed", rec.name)
             self._progress = None
+            self.feed.analysis_pending = False
             self._message(f"The analysis failed ({type(e).__name__}: {e}); raw signals only")
             return None
         self._progress = None
@@ -198,6 +227,7 @@ class ReplayWindow(DashboardWindow):
             return None
         analysis = RecordedAnalysis(result)
         self.analysis = analysis
+        self._analysed_at = time.perf_counter()
         self.feed.alert = None
         self.feed.set_analyzer(analysis)
         self.timeline.show_recording(rec.duration_s, analysis.all_reps, rec.events)
@@ -215,7 +245,7 @@ class ReplayWindow(DashboardWindow):
 
     def _stop_analysis(self) -> None:
         if self.analysis_task is not None and not self.analysis_task.done():
-            self.analysis_task.cancel()  # the worker thread finishes; its result is dropped
+            self.analysis_task.cancel()
         self.analysis_task = None
 
     # -- transport -------------------------------------------------------------------------------
@@ -306,4 +336,10 @@ class ReplayWindow(DashboardWindow):
         s["position_s"] = self.source.position_s if self.source else None
         s["all_reps"] = len(self.analysis.all_reps) if self.analysis else 0
         s["recording"] = str(self.recording.path) if self.recording else None
+        # since the file was opened: the first frame painted, the analysis joined (s)
+        opened = getattr(self, "_opened_at", None)
+        first = self.panel.frames.first_data_frame_t
+        s["first_frame_s"] = first - opened if opened is not None and first is not None else None
+        done = getattr(self, "_analysed_at", None)
+        s["analysis_ready_s"] = done - opened if opened is not None and done is not None else None
         return s

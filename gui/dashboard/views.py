@@ -108,7 +108,9 @@ class DashboardPanel(QtWidgets.QWidget):
         status = feed.status
         has_head = "head" in feed.sensors or "head" in feed.samples_in
         self.sensors.show_rows(sensor_rows(feed))
-        prompt = calibration_prompt(status, has_data=feed.has_data, has_head=has_head)
+        prompt = calibration_prompt(
+            status, has_data=feed.has_data, has_head=has_head, analysing=feed.analysis_pending
+        )
         self.calibration.show_prompt(prompt)
         self.counter.show_count(counter_text(feed.reps, status))
         if len(feed.reps) != self._reps_shown:

@@ -143,6 +143,9 @@ def test_calibration_prompt_walks_the_start_up():
     assert later.text.startswith("Calibrated.") and "Head direction" in later.text
     shin_only = calibration_prompt(AnalyzerStatus(calibration="calibrated", reps=3), has_head=False)
     assert shin_only.text == "Calibrated." and shin_only.skipped == ("look_up",)
+    # a replay whose analysis still runs says so instead of asking to put the straps on
+    pending = calibration_prompt(AnalyzerStatus(), analysing=True)
+    assert pending.title == "Analysing the recording" and pending.step == -1 and not pending.done
 
 
 # -- sensor rows ---------------------------------------------------------------------------------
