@@ -1,4 +1,4 @@
-"""What the analysis reports: one record per rep, and the live analyzer's status.
+"""What the analysis reports: one record per rep, the live analyzer's status, and the result.
 
 Every field is defined (unit, method, reference) in ``analysis/dictionary.py``, which generates
 ``docs/data-dictionary.md`` and the data-dictionary CSV written beside every export.
