@@ -6,8 +6,10 @@ name), connects both at once, configures them (rate, ranges, start) and starts a
 strap; iterating yields :class:`SampleBlock` s and :class:`SourceEvent` s in arrival order.
 When a strap drops, its supervisor emits ``disconnected``, releases the bleak client (bleak 3.1
 otherwise keeps one D-Bus connection per drop) and reconnects with backoff as soon as the strap
-advertises again; counters and clock mapping carry on, so the hub sees the gap in the sample
-counter. Everything the user can fix surfaces as one :class:`CollectorError` line.
+advertises again; the link keeps what it learnt (counters, clock model, the measured WitMotion
+rate: a reconnection is not measured again), so it costs only the time away and the hub sees the
+gap in the sample counter. Everything the user can fix surfaces as one :class:`CollectorError`
+line.
 """
 
 from __future__ import annotations

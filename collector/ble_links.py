@@ -1,9 +1,16 @@
 """One connected sensor per family: configure it on connect, turn its notifications into blocks.
 
-A link outlives its BLE connections: sample counters, clock mapping and the partial WitMotion
-packet carry over a reconnection, so gaps are measured across it. Notification callbacks only
-stamp the arrival time and queue the bytes; :meth:`Link.drain` decodes (vectorised per
-device family), maps device time to session time and returns blocks and counted problems.
+A link outlives its BLE connections: sample counters, the clock mapping and what the first
+connection measured (the WitMotion rate) carry over a reconnection, so a reconnection costs only
+the time the sensor was away and gaps are measured across it. Notification callbacks only stamp
+the arrival time and queue the bytes; :meth:`Link.drain` decodes (vectorised per device family),
+maps device time to session time and returns blocks and counted problems.
+
+A notification is the unit for every family: one that is not exactly what the sensor sends is
+dropped whole, counted (``LinkStats.malformed``) and reported as an ``error`` event (at most
+:data:`EVENTS_PER_S` a second; more are folded into the next one's ``count``) and a log line (the
+first :data:`LOG_FIRST` one by one, then one summary every :data:`LOG_EVERY_S` s); its bytes are
+never joined with the next notification's.
 """
 
 from __future__ import annotations
@@ -25,13 +32,17 @@ from collector.protocols import movella, strap, witmotion
 from collector.protocols.common import Decoded
 
 log = logging.getLogger(__name__)
+LOG_FIRST = 3  # malformed notifications logged one by one, then ...
+LOG_EVERY_S = 10.0  # ... at most one summary line this often (s)
+EVENTS_PER_S = 20  # error events per second per sensor; more are counted into the next one
 WRAP_S = 2**32 * 1e-6  # a uint32 µs clock wraps after this many seconds (≈ 71.6 min)
 Item = tuple[float, SampleBlock | SourceEvent]
 
 
 @dataclass
 class LinkStats:
-    """Counts for one sensor: notifications, samples, malformed packets, time per stage."""
+    """Counts for one sensor: notifications, samples, malformed (dropped) notifications,
+    time per stage."""
 
     notifications: int = 0
     samples: int = 0
@@ -62,6 +73,10 @@ class Link:
         self.wake: Callable[[], None] = lambda: None
         self.streaming = False
         self.clock: DeviceClock = DeviceClock()
+        self._log_next_t = -math.inf  # when the next summary line may be logged
+        self._log_untold = 0  # malformed notifications not logged yet
+        self._ev_window = (-math.inf, 0)  # (start, events emitted) of the current second
+        self._ev_folded = 0  # malformed notifications not reported in an event yet
 
     # -- called by bleak ----------------------------------------------------------------------
 
@@ -97,11 +112,39 @@ class Link:
         self.stats.notifications += len(batch)
         return self.decode_pending(batch)
 
-    def _bad(self, t: float, raw: bytes, why: str) -> Item:
-        self.stats.malformed += 1
-        log.warning("%s: malformed packet (%s), skipped", self.role, why)
-        detail = {"what": "malformed packet", "why": why, "bytes": raw[:64].hex()}
-        return t, SourceEvent(t, "error", self.role, detail)
+    def _bad(self, t: float, raw: bytes, why: str) -> list[Item]:
+        """Count one malformed notification (arrived at ``t``) that was dropped whole: a log line
+        and an ``error`` event, both rate-limited (the counts stay exact)."""
+        st = self.stats
+        st.malformed += 1
+        self._log_untold += 1
+        if st.malformed <= LOG_FIRST or t >= self._log_next_t:
+            if self._log_untold == 1:
+                log.warning("%s: malformed notification dropped (%s)", self.role, why)
+            else:
+                log.warning("%s: %d malformed notifications dropped since the last report (%d in"
+                            " all; latest: %s)", self.role, self._log_untold, st.malformed,
+                            why)  # fmt: skip
+            if st.malformed == LOG_FIRST:
+                log.warning("%s: further malformed notifications are summarised every %.0f s",
+                            self.role, LOG_EVERY_S)  # fmt: skip
+            self._log_untold = 0
+            if st.malformed >= LOG_FIRST:
+                self._log_next_t = t + LOG_EVERY_S
+        start, emitted = self._ev_window
+        if t - start >= 1.0:
+            start, emitted = t, 0
+        self._ev_folded += 1
+        if emitted >= EVENTS_PER_S:
+            self._ev_window = (start, emitted)
+            return []
+        self._ev_window = (start, emitted + 1)
+        detail = {
+            "what": "malformed notification", "message": "malformed notification dropped",
+            "why": why, "bytes": raw[:64].hex(), "count": self._ev_folded, "total": st.malformed,
+        }  # fmt: skip
+        self._ev_folded = 0
+        return [(t, SourceEvent(t, "error", self.role, detail))]
 
     def _emit(
         self, arrival: float, raw: bytes, acc: np.ndarray, gyr: np.ndarray, dev: np.ndarray,
@@ -220,7 +263,9 @@ class StrapLink(Link):
         raws = [r for _, r in batch]
         dec = strap.decode(raws)
         self.stats.decode_s += time.perf_counter() - t0
-        out: list[Item] = [self._bad(batch[i][0], batch[i][1], why) for i, why in dec.bad]
+        out: list[Item] = []
+        for i, why in dec.bad:
+            out.extend(self._bad(batch[i][0], batch[i][1], why))
         bad = {i for i, _ in dec.bad}
         good = [i for i in range(len(batch)) if i not in bad]
         ends = np.cumsum(dec.packet_n)
@@ -260,17 +305,36 @@ class StrapLink(Link):
         return out
 
 
+_Held = tuple[float, bytes, np.ndarray, np.ndarray, float]  # arrival, raw, acc, gyro, t_raw
+
+
 class MovellaLink(Link):
-    """Movella DOT: µs timestamps (sample counter derived from them), payload mode 21."""
+    """Movella DOT: µs timestamps (sample counter derived from them), payload mode 21.
+
+    The payload has no header or checksum, so the timestamp is what tells a payload of the
+    stream from garbage: it must advance (by at least half a period) and must not claim a
+    sample taken after the notification arrived (against the clock fit, with
+    :data:`AHEAD_TOL_S` + 0.1 % of the step to spare). A payload that does not follow is dropped
+    whole and counted. On a fresh connection the DOT may have restarted (its clock with it), so
+    first payloads that do not follow are held (up to :data:`MAX_HELD`) until a later one
+    follows one of them: then the DOT restarted (clock mapping reset, both kept, the others
+    dropped); if a later one follows the stream, the held ones were garbage.
+    """
 
     kind = movella.KIND
     raw_format = movella.RAW_FORMAT
+    AHEAD_TOL_S = 1.0
+    MAX_HELD = 4
 
     def __init__(self, role: Role, rate_hz: float, now: Callable[[], float]) -> None:
         super().__init__(role, rate_hz, now)
         self._last_t_raw: float | None = None
         self._last_t = 0.0
         self._last_index = -1
+        self._last_arrival = math.nan
+        self._fresh = True  # no payload of this connection has followed the stream yet
+        self._connected_at = -math.inf  # payloads that arrived before are of the last one
+        self._held: list[_Held] = []  # payloads of a fresh connection awaiting a second
 
     async def setup(self, client: Any, name: str, address: str) -> list[SourceEvent]:
         events = []
@@ -290,6 +354,7 @@ class MovellaLink(Link):
         )
         if got != rate:
             raise CollectorError(f"{name or address}: the DOT did not accept {rate} Hz")
+        self._fresh, self._connected_at = True, self.now()
         await client.start_notify(movella.MEDIUM_PAYLOAD_UUID, self.on_data)
         self.streaming = True
         await client.write_gatt_char(movella.CONTROL_UUID, movella.cmd_start(), True)
@@ -304,32 +369,97 @@ class MovellaLink(Link):
         self.streaming = False
         await client.write_gatt_char(movella.CONTROL_UUID, movella.cmd_stop(), True)
 
+    def _follows(self, t_raw: float, arrival: float, ref: tuple[float, float, float],
+                 use_fit: bool) -> float | None:  # fmt: skip
+        """The unwrapped device time of ``t_raw`` if it follows ``ref`` = (raw, unwrapped,
+        arrival) of an earlier payload, else None."""
+        period = 1.0 / self.rate_hz
+        t = _unwrap_time(t_raw, ref[0], ref[1], period)
+        dt = t - ref[1]
+        if dt < 0.5 * period:
+            return None  # repeated or gone back
+        fit = self.clock.fit if use_fit else None
+        ahead = float(fit(t)) - arrival if fit is not None else dt - (arrival - ref[2])
+        return t if ahead <= self.AHEAD_TOL_S + 1e-3 * dt else None
+
     def decode_pending(self, batch: list[tuple[float, bytes]]) -> list[Item]:
         t0 = time.perf_counter()
         dec = movella.decode([r for _, r in batch])
         self.stats.decode_s += time.perf_counter() - t0
-        out: list[Item] = [self._bad(batch[i][0], batch[i][1], why) for i, why in dec.bad]
+        out: list[Item] = []
+        for i, why in dec.bad:
+            out.extend(self._bad(batch[i][0], batch[i][1], why))
         bad = {i for i, _ in dec.bad}
-        period = 1.0 / self.rate_hz
         for k, i in enumerate(i for i in range(len(batch)) if i not in bad):
             arrival, raw = batch[i]
-            t_raw = float(dec.device_time_s[k])
-            t = _unwrap_time(t_raw, self._last_t_raw, self._last_t, period)
-            if self._last_t_raw is None:
-                index = 0
-            else:
-                index = self._last_index + max(1, round((t - self._last_t) / period))
-            self._last_t_raw, self._last_t, self._last_index = t_raw, t, index
-            self.clock.observe(t, arrival)
-            out.extend(
-                self._emit(arrival, raw, dec.acc_mps2[k : k + 1], dec.gyro_dps[k : k + 1],
-                           np.array([t]), np.array([index], dtype=np.int64))
-            )  # fmt: skip
+            acc, gyr = dec.acc_mps2[k : k + 1], dec.gyro_dps[k : k + 1]
+            out.extend(self._payload(arrival, raw, acc, gyr, float(dec.device_time_s[k])))
         return out
+
+    def _payload(self, arrival: float, raw: bytes, acc: np.ndarray, gyr: np.ndarray,
+                 t_raw: float) -> list[Item]:  # fmt: skip
+        fresh = self._fresh and arrival >= self._connected_at
+        t = None
+        if self._last_t_raw is not None:
+            ref = (self._last_t_raw, self._last_t, self._last_arrival)
+            t = self._follows(t_raw, arrival, ref, use_fit=True)
+        if t is not None:
+            out = self._drop_held(self._held)  # none of them followed the stream: garbage
+            if fresh:
+                self._fresh = False
+            return out + self._accept(arrival, raw, acc, gyr, t_raw, t)
+        if not fresh:
+            why = f"timestamp {t_raw:.6f} s does not follow the stream ({self._last_t:.6f} s)"
+            return self._bad(arrival, raw, why)
+        # The first payloads of a connection that do not follow the stream: the first two that
+        # agree with each other are the stream of a restarted DOT, the others garbage.
+        for j in range(len(self._held) - 1, -1, -1):
+            ha, hraw, hacc, hgyr, ht = self._held[j]
+            t = self._follows(t_raw, arrival, (ht, ht, ha), use_fit=False)
+            if t is None:
+                continue
+            out = self._drop_held(self._held[:j] + self._held[j + 1 :])
+            self._fresh = False
+            if self._last_t_raw is not None:
+                text = "Movella DOT clock restarted: clock mapping reset"
+                out.append((ha, SourceEvent(ha, "status", self.role, {"text": text})))
+                log.warning("%s: %s", self.role, text)
+                self.clock.reset()
+            out.extend(self._accept(ha, hraw, hacc, hgyr, ht, ht, restart=True))
+            return out + self._accept(arrival, raw, acc, gyr, t_raw, t)
+        self._held.append((arrival, raw, acc, gyr, t_raw))
+        if len(self._held) > self.MAX_HELD:
+            return self._drop_held(self._held[:1], keep=self._held[1:])
+        return []
+
+    def _drop_held(self, drop: list[_Held], keep: list[_Held] | None = None) -> list[Item]:
+        """Count held payloads as malformed; keep holding ``keep``."""
+        self._held = keep or []
+        out: list[Item] = []
+        for ha, hraw, _, _, ht in drop:
+            out.extend(self._bad(ha, hraw, f"timestamp {ht:.6f} s follows neither the stream "
+                                           "nor the payloads after it"))  # fmt: skip
+        return out
+
+    def _accept(self, arrival: float, raw: bytes, acc: np.ndarray, gyr: np.ndarray,
+                t_raw: float, t: float, restart: bool = False) -> list[Item]:  # fmt: skip
+        period = 1.0 / self.rate_hz
+        if self._last_t_raw is None:
+            index = 0
+        elif restart:  # the device clock cannot tell how many were missed: the arrivals can
+            index = self._last_index + max(1, round((arrival - self._last_arrival) / period))
+        else:
+            index = self._last_index + max(1, round((t - self._last_t) / period))
+        self._last_t_raw, self._last_t, self._last_index = t_raw, t, index
+        self._last_arrival = arrival
+        self.clock.observe(t, arrival)
+        return self._emit(arrival, raw, acc, gyr, np.array([t]), np.array([index], dtype=np.int64))
 
 
 class WitMotionLink(Link):
-    """WitMotion: rate set by register and verified by counting packets; timed from arrival."""
+    """WitMotion: rate set by register and verified by counting packets on the first
+    connection; timed from arrival. A reconnection keeps the rate (saved in the sensor) and
+    the arrival clock, and streams at once."""
 
     kind = witmotion.KIND
     raw_format = witmotion.RAW_FORMAT
@@ -337,12 +467,12 @@ class WitMotionLink(Link):
 
     def __init__(self, role: Role, rate_hz: float, now: Callable[[], float]) -> None:
         super().__init__(role, rate_hz, now)
-        self._rest = b""
         self._arrivals: list[float] = []
+        self._per_notification = 1  # data packets in the last valid notification
         self.arrival_clock: ArrivalClock | None = None
 
     def _count(self, _char: Any, data: bytearray) -> None:
-        n = len(witmotion.split_frames(bytes(data)).data)
+        n = len(witmotion.parse_notification(bytes(data)).data)
         self._arrivals.extend([self.now()] * n)
 
     async def _measure_rate(self) -> float:
@@ -353,6 +483,12 @@ class WitMotionLink(Link):
         return len(self._arrivals) / self.VERIFY_S
 
     async def setup(self, client: Any, name: str, address: str) -> list[SourceEvent]:
+        if self.arrival_clock is not None:
+            # A reconnection: the first connection set the rate, saved it in the sensor and
+            # measured it; measuring again would throw away VERIFY_S + 0.25 s of samples.
+            self.streaming = True
+            await client.start_notify(witmotion.NOTIFY_UUID, self.on_data)
+            return []
         events = []
         supported = [*witmotion.RATE_CODES, 200]
         rate = min(supported, key=lambda r: abs(r - self.requested_rate_hz))
@@ -379,13 +515,11 @@ class WitMotionLink(Link):
             log.warning("%s: %s", self.role, text)
             rate = round(measured)
         self.rate_hz = float(rate)
-        if self.arrival_clock is None or self.arrival_clock.rate_hz != rate:
-            self.arrival_clock = ArrivalClock(rate)
-            self.clock = self.arrival_clock.clock
         await client.stop_notify(witmotion.NOTIFY_UUID)
-        self._rest = b""
-        await client.start_notify(witmotion.NOTIFY_UUID, self.on_data)
+        self.arrival_clock = ArrivalClock(rate)
+        self.clock = self.arrival_clock.clock
         self.streaming = True
+        await client.start_notify(witmotion.NOTIFY_UUID, self.on_data)
         self.info = SensorInfo(
             self.role, witmotion.KIND, float(rate), name, address, "", witmotion.ACC_RANGE_G,
             witmotion.GYRO_RANGE_DPS, {"timing": "arrival (no device clock)",
@@ -398,14 +532,17 @@ class WitMotionLink(Link):
         out: list[Item] = []
         for arrival, raw in batch:
             t0 = time.perf_counter()
-            frames = witmotion.split_frames(self._rest + raw)
-            self._rest = frames.rest
-            dec = witmotion.decode_rows(frames.data)
+            frames = witmotion.parse_notification(raw)
             self.stats.decode_s += time.perf_counter() - t0
-            if frames.junk_bytes:
-                out.append(self._bad(arrival, raw, f"{frames.junk_bytes} bytes not in a packet"))
-            if len(dec) == 0:
+            if frames.bad:
+                out.extend(self._bad(arrival, raw, frames.bad))
+                # it stood for the samples of a notification: later ones keep their place
+                self.arrival_clock.skip(self._per_notification)
                 continue
+            if len(frames.data) == 0:
+                continue  # register replies only
+            dec = witmotion.decode_rows(frames.data)
+            self._per_notification = len(dec)
             t0 = time.perf_counter()
             idx, dev = self.arrival_clock.assign(len(dec), arrival)
             self.stats.clock_s += time.perf_counter() - t0

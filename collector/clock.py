@@ -292,9 +292,16 @@ class ArrivalClock:
         self.clock = DeviceClock(**clock_kwargs)  # type: ignore[arg-type]
         self.next_index = 0
         self.inferred_lost = 0
+        self.skipped = 0
         self.gaps = 0
         self._last_arrival = math.nan
         self._late: list[float] = []
+
+    def skip(self, n: int) -> None:
+        """``n`` samples the device took will never be assigned (their notification was
+        rejected as malformed): the count moves past them, so later samples keep their place."""
+        self.next_index += max(0, int(n))
+        self.skipped += max(0, int(n))
 
     def assign(self, n: int, arrival_s: float) -> tuple[np.ndarray, np.ndarray]:
         """``(sample_index, device_time_s)`` for ``n`` samples that arrived at ``arrival_s``."""

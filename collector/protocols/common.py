@@ -22,12 +22,13 @@ class Advertisement:
 
 @dataclass(frozen=True, eq=False)
 class Decoded:
-    """Samples decoded from one or more packets of one device, in packet order.
+    """Samples decoded from one or more notifications of one device, in order.
 
+    Every decoder takes each notification on its own: its bytes are never joined with another's.
     ``sample_index`` is the device's raw counter (not unwrapped); ``device_time_s`` the device's
     raw clock (wrapping where the device's does). ``packet_n`` holds the number of samples of
-    each well-formed packet and ``raw_ok`` the packets they came from; ``bad`` lists
-    ``(packet number, reason)`` for every packet that was rejected.
+    each well-formed notification, in order; ``bad`` lists ``(notification number, reason)``
+    for every notification that was rejected whole.
     """
 
     acc_mps2: np.ndarray  # N×3, m/s²

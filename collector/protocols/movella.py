@@ -4,7 +4,8 @@ Source: Movella DOT BLE Service Specification (XD0506P rev. C, 2023) and Xsens' 
 example. Measurement data arrive on the medium-payload characteristic ``0x2003``; payload mode
 21 ("rate quantities") is 28 bytes: timestamp uint32 µs (wraps at 2³²), calibrated acceleration
 x, y, z float32 m/s² and angular velocity x, y, z float32 °/s, zero-padded to the
-characteristic's 40 bytes. Notifications must be enabled before measurement is started.
+characteristic's 40 bytes. Notifications must be enabled before measurement is started. Each
+notification carries one payload: it is decoded on its own and rejected whole if malformed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from collector.constants import G_MPS2
 from collector.protocols.common import Advertisement, Decoded
 
 KIND = "movella-dot"
@@ -45,6 +47,10 @@ STREAM_RATES_HZ = (1, 4, 10, 12, 15, 20, 30, 60)
 DEVICE_CONTROL_SIZE = 32
 _VISIT_OUTPUT_RATE = 0x10  # visit-index bit 4: apply the output rate field
 _RATE_OFFSET = 24  # visit, identify, power off, 4 × power saving, tag length, 16 tag bytes
+#: The DOT's sensor full scale is ±16 g and ±2000 °/s; a calibrated value beyond twice that is
+#: no measurement (a knock saturates near full scale, it does not double it).
+ACC_LIMIT_MPS2 = 2 * 16 * G_MPS2
+GYRO_LIMIT_DPS = 2 * 2000.0
 _PAYLOAD = np.dtype([("t_us", "<u4"), ("acc", "<f4", 3), ("gyr", "<f4", 3)])
 
 
@@ -112,31 +118,40 @@ def encode_device_info(address: str, firmware: tuple[int, int, int], serial: int
 def decode(packets: list[bytes]) -> Decoded:
     """Decode mode-21 payloads (vectorised): m/s², deg/s and the raw device clock in s.
 
-    Payloads shorter than 28 bytes, longer than 40, or holding non-finite values are left out
-    and listed in ``Decoded.bad``. ``sample_index`` is -1: the collector derives it from the
-    timestamps.
+    Each notification is one payload, on its own: one of 28 bytes (the payload) or 40 (the
+    characteristic, padded), holding finite values within twice the sensor's full scale
+    (:data:`ACC_LIMIT_MPS2`, :data:`GYRO_LIMIT_DPS`). Anything else is left out whole and listed
+    in ``Decoded.bad``; it never raises. Whether the timestamp follows the stream is the link's
+    check (``collector.ble_links.MovellaLink``). ``sample_index`` is -1: the collector derives it
+    from the timestamps.
     """
     bad: list[tuple[int, str]] = []
     keep = []
     for i, p in enumerate(packets):
-        if PAYLOAD_SIZE <= len(p) <= MEDIUM_SIZE:
+        if len(p) in (PAYLOAD_SIZE, MEDIUM_SIZE):
             keep.append(i)
         else:
-            bad.append((i, f"length {len(p)} is not a 28–40-byte mode-21 payload"))
+            bad.append((i, f"length {len(p)} is not a 28- or 40-byte mode-21 payload"))
     if not keep:
         return Decoded.empty(bad)
     rec = np.frombuffer(b"".join(packets[i][:PAYLOAD_SIZE] for i in keep), dtype=_PAYLOAD)
     acc = rec["acc"].astype(np.float64)
     gyr = rec["gyr"].astype(np.float64)
-    finite = np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+        acc_in = (np.abs(acc) <= ACC_LIMIT_MPS2).all(axis=1)
+        inside = acc_in & (np.abs(gyr) <= GYRO_LIMIT_DPS).all(axis=1)
     for j in np.flatnonzero(~finite):
         bad.append((keep[j], "non-finite acceleration or angular velocity"))
+    for j in np.flatnonzero(finite & ~inside):
+        bad.append((keep[j], "acceleration or angular velocity beyond twice the full scale"))
+    ok = finite & inside
     bad.sort()
-    n = int(finite.sum())
+    n = int(ok.sum())
     return Decoded(
-        acc_mps2=acc[finite],
-        gyro_dps=gyr[finite],
-        device_time_s=rec["t_us"][finite].astype(np.float64) * 1e-6,
+        acc_mps2=acc[ok],
+        gyro_dps=gyr[ok],
+        device_time_s=rec["t_us"][ok].astype(np.float64) * 1e-6,
         sample_index=np.full(n, -1, dtype=np.int64),
         packet_n=np.ones(n, dtype=np.int64),
         bad=bad,

@@ -3,11 +3,14 @@
 Each 20-byte packet is ``0x55 0x61`` followed by nine int16 LE: acceleration x, y, z
 (count/32768·16 g), angular rate x, y, z (count/32768·2000 °/s) and angle x, y, z
 (count/32768·180°). There is no timestamp and no sequence number: the collector times the
-samples from their arrival (``collector.clock.ArrivalClock``). A notification may hold several
-packets or part of one, so decoding works on a byte stream and hands back what it could not use.
-Register reads (``FF AA 27 reg 00``) are answered by ``0x55 0x71`` packets in the same stream.
-Sources: WitMotion's BLE 5.0 protocol and its Python SDK (``WITMOTION/WitBluetooth_BWT901BLE5_0``);
-see ``docs/ble.md`` for what could not be confirmed.
+samples from their arrival (``collector.clock.ArrivalClock``). A notification is the unit: the
+sensor sends at most 20 bytes per notification, one packet (a notification of whole packets back
+to back is accepted too); a notification that is not whole ``55 61``/``55 71`` packets is
+rejected whole, never joined with the next one. Register reads (``FF AA 27 reg 00``) are answered
+by ``0x55 0x71`` packets on the same characteristic.
+Sources: WitMotion's BLE 5.0 protocol, the WT901BLECL datasheet (§6.1: "Bluetooth uploads up to
+20 bytes per data") and its Python SDK (``WITMOTION/WitBluetooth_BWT901BLE5_0``, whose byte-stream
+parser is its serial-port code reused); see ``docs/ble.md`` for what could not be confirmed.
 """
 
 from __future__ import annotations
@@ -73,55 +76,47 @@ def configure_commands(rate_code: int) -> list[bytes]:
 
 @dataclass
 class Frames:
-    """A byte stream cut into packets: data rows (K×20 uint8), register replies, junk, rest."""
+    """One notification cut into packets: data rows (K×20 uint8) and register replies, or the
+    reason it is not a notification the sensor sends (``bad``; then there is nothing else)."""
 
     data: np.ndarray
     registers: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
-    junk_bytes: int = 0
-    rest: bytes = b""
+    bad: str = ""
 
 
-def split_frames(buf: bytes) -> Frames:
-    """Cut a byte stream into 20-byte packets, skipping bytes that start none.
+_NO_ROWS = np.zeros((0, PACKET_SIZE), dtype=np.uint8)
 
-    An incomplete packet at the end is returned as ``rest`` (to be prefixed to the next
-    notification); bytes that cannot start a packet are counted in ``junk_bytes``.
+
+def parse_notification(data: bytes) -> Frames:
+    """Cut one notification into its 20-byte packets, or reject it whole.
+
+    The sensor sends at most 20 bytes per notification (its datasheet: "Bluetooth uploads up to
+    20 bytes per data"), i.e. one packet; whole packets back to back are accepted too. A
+    notification whose length is not a multiple of 20, or any of whose packets does not start
+    ``55 61`` (data) or ``55 71`` (register reply), is rejected whole (``bad`` says why) and is
+    never joined with the next one: with no checksum, bytes of two notifications cannot be
+    told apart from a sample the sensor never took.
     """
-    n = len(buf)
-    a = np.frombuffer(buf, dtype=np.uint8)
-    if n and n % PACKET_SIZE == 0:  # the usual case: whole packets only
-        rows = a.reshape(-1, PACKET_SIZE)
-        if np.all(rows[:, 0] == HEADER) and np.all(rows[:, 1] == FLAG_DATA):
-            return Frames(rows)
-    starts = np.flatnonzero(
-        (a[:-1] == HEADER) & ((a[1:] == FLAG_DATA) | (a[1:] == FLAG_REGISTER))
-    ).tolist()
-    data: list[int] = []
-    regs: list[tuple[int, tuple[int, ...]]] = []
-    pos = junk = 0
-    for s in starts:
-        if s < pos:
-            continue  # a 55 61 inside a packet we already took
-        if s + PACKET_SIZE > n:
-            break
-        junk += s - pos
-        if a[s + 1] == FLAG_DATA:
-            data.append(s)
-        else:
-            words = a[s + 2 : s + PACKET_SIZE].view("<i2")
-            regs.append((int(a[s + 2]) | int(a[s + 3]) << 8, tuple(int(w) for w in words[1:])))
-        pos = s + PACKET_SIZE
-    tail = buf[pos:]
-    # keep a possible packet start for the next notification, drop the rest as junk
-    keep = tail.rfind(bytes([HEADER]))
-    if keep >= 0 and len(tail) - keep < PACKET_SIZE:
-        junk += keep
-        tail = tail[keep:]
-    else:
-        junk += len(tail)
-        tail = b""
-    rows = a[np.add.outer(np.asarray(data, dtype=np.int64), np.arange(PACKET_SIZE))]
-    return Frames(rows.reshape(-1, PACKET_SIZE), regs, junk, tail)
+    n = len(data)
+    if n == 0 or n % PACKET_SIZE:
+        return Frames(_NO_ROWS, bad=f"length {n} is not a whole number of 20-byte packets")
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, PACKET_SIZE)
+    is_data = (rows[:, 0] == HEADER) & (rows[:, 1] == FLAG_DATA)
+    if is_data.all():  # the usual case
+        return Frames(rows)
+    is_reg = (rows[:, 0] == HEADER) & (rows[:, 1] == FLAG_REGISTER)
+    wrong = np.flatnonzero(~(is_data | is_reg))
+    if len(wrong):
+        k = int(wrong[0])
+        return Frames(
+            _NO_ROWS,
+            bad=f"packet {k} starts {rows[k, 0]:02x} {rows[k, 1]:02x}, not 55 61 or 55 71",
+        )
+    regs = []
+    for r in rows[is_reg]:
+        words = r[2:].view("<i2")
+        regs.append((int(r[2]) | int(r[3]) << 8, tuple(int(w) for w in words[1:])))
+    return Frames(rows[is_data], regs)
 
 
 def decode_rows(rows: np.ndarray) -> Decoded:
@@ -144,17 +139,26 @@ def decode_angles_deg(rows: np.ndarray) -> np.ndarray:
 
 
 def decode(packets: list[bytes]) -> Decoded:
-    """Decode notifications holding ``55 61`` packets; junk and register replies are skipped."""
-    frames = split_frames(b"".join(packets))
-    dec = decode_rows(frames.data)
-    bad = [(0, f"{frames.junk_bytes} bytes not in a packet")] if frames.junk_bytes else []
-    if frames.rest:
-        bad.append((len(packets) - 1, f"{len(frames.rest)} bytes of an incomplete packet"))
-    if bad:
-        return Decoded(
-            dec.acc_mps2, dec.gyro_dps, dec.device_time_s, dec.sample_index, dec.packet_n, bad
-        )
-    return dec
+    """Decode notifications, each on its own (:func:`parse_notification`): register replies are
+    skipped, a malformed notification is left out whole and listed in ``Decoded.bad``.
+    ``packet_n`` holds the data samples of each well-formed notification (0 for a reply)."""
+    bad: list[tuple[int, str]] = []
+    rows: list[np.ndarray] = []
+    counts: list[int] = []
+    for i, p in enumerate(packets):
+        f = parse_notification(p)
+        if f.bad:
+            bad.append((i, f.bad))
+            continue
+        rows.append(f.data)
+        counts.append(len(f.data))
+    if not rows:
+        return Decoded.empty(bad)
+    dec = decode_rows(np.vstack(rows))
+    return Decoded(
+        dec.acc_mps2, dec.gyro_dps, dec.device_time_s, dec.sample_index,
+        np.asarray(counts, dtype=np.int64), bad,
+    )  # fmt: skip
 
 
 def encode(acc_counts: np.ndarray, gyro_counts: np.ndarray, angle_counts: np.ndarray) -> bytes:

@@ -7,7 +7,14 @@ object manager, ``Adapter1`` discovery, ``Device1`` connect/disconnect, ``GattSe
 strap profile, WitMotion's or Movella DOT's, with motion from the physically modelled simulator,
 a drifting device clock, BLE connection-event timing (``linkmodel.py``) and injectable faults.
 Tests steer it through ``org.flossmeter.Emulator1`` at ``/org/flossmeter/Emulator`` (``Drop``,
-``SetFaults``, ``SetAdvertising``, ``Tap``: a finger tap on a strap, ``Stats``).
+``SetFaults``, ``SetAdvertising``, ``Tap``: a finger tap on a strap, ``Stats``, ``Sent``).
+
+Ground truth: every data notification a peripheral sends is numbered and logged (``Sent``): its
+number, emulator time, connection and subscription, the bytes sent, whether it was garbled and
+how, and the exact values of the samples it should have carried (int16 counts, or the DOT's
+float32 values). Garbled notifications (``Faults.malformed_p``, seeded by ``Faults.seed``) are
+made to break a rule the family's documentation states (:meth:`Peripheral.breaks_rule`), so the
+number injected is exactly the number a correct collector can reject.
 
 Our straps play one simulated body: the motion starts when the first strap streams, and a strap
 that starts later joins it on its own sample grid (``Stats``: ``streams[i].sim_offset`` is the
@@ -47,12 +54,18 @@ CONTROL_IFACE = "org.flossmeter.Emulator1"
 ERR_FAILED = "org.bluez.Error.Failed"
 
 
+GARBLES = ("header", "truncated", "random", "overlong")
+
+
 @dataclass
 class Faults:
     """What can go wrong with one peripheral (probabilities per packet; times in s)."""
 
     drop_p: float = 0.0  # notifications generated but never delivered
-    malformed_p: float = 0.0  # notifications garbled on the way
+    malformed_p: float = 0.0  # notifications garbled on the way (kinds: ``GARBLES``)
+    malformed_kinds: tuple[str, ...] = GARBLES
+    seed: int | None = None  # of the fault draws (None: from the device's seed)
+    mute: bool = False  # send no data notifications (a test's clean end: nothing in flight)
     connect_delay_s: float = 0.0  # a slow Connect
     ci_s: float | None = None  # connection interval (None: random in 7.5–50 ms)
     stack_jitter_s: float = 0.0005
@@ -105,6 +118,10 @@ class Peripheral:
         self.path = f"{ADAPTER}/dev_{self.address.replace(':', '_')}"
         self.rng = np.random.default_rng(cfg.get("seed", 0) + 7919)
         self.faults = Faults(**cfg.get("faults", {}))
+        seed = self.faults.seed if self.faults.seed is not None else cfg.get("seed", 0) + 104729
+        self.fault_rng = np.random.default_rng(seed)
+        self.sent: list[dict[str, Any]] = []  # ground truth: every data notification sent
+        self.subscriptions = 0  # StartNotify calls on the data characteristic
         self.drift = cfg.get("drift_ppm", 0.0) * 1e-6
         self.clock_offset_s = cfg.get("clock_offset_s", float(self.rng.uniform(10, 4000)))
         self.sim = cfg.get("sim", {"seed": cfg.get("seed", 0)})
@@ -120,7 +137,7 @@ class Peripheral:
         self.tap_at: float | None = None
         self.stats: dict[str, Any] = {
             "connects": 0, "disconnects": 0, "sent": 0, "dropped": 0, "malformed": 0,
-            "writes": [], "streams": [],
+            "malformed_by_kind": dict.fromkeys(GARBLES, 0), "writes": [], "streams": [],
         }  # fmt: skip
 
     # -- time --------------------------------------------------------------------------------
@@ -180,25 +197,43 @@ class Peripheral:
     def notify_changed(self, uuid: str, on: bool) -> None:
         pass
 
-    def notify(self, uuid: str, data: bytes) -> None:
-        """Send one notification now (if the host subscribed)."""
+    data_uuid = ""  # the characteristic that carries the samples
+
+    def notify(self, uuid: str, data: bytes) -> bool:
+        """Send one notification now (if the host subscribed); whether it was sent."""
         if uuid in self.notifying and self.connected:
             self.emu.send_value(self.chars[uuid], data)
+            return True
+        return False
 
-    async def send_data(self, uuid: str, pkt: bytes, ready: float) -> None:
+    async def send_data(self, uuid: str, pkt: bytes, ready: float, values: dict[str, Any]) -> None:
         """Send a data packet when the link can take it (ready at emulator time ``ready``),
-        unless the injected faults drop or garble it."""
+        unless the injected faults drop or garble it; log what was sent (``values``: the
+        samples it carries, for the ground truth)."""
         delay = self.uplink_time(ready) - self.now()
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.rng.random() < self.faults.drop_p:
+        f, r = self.faults, self.fault_rng
+        if f.mute:
+            return
+        if r.random() < f.drop_p:
             self.stats["dropped"] += 1
             return
-        if self.rng.random() < self.faults.malformed_p:
-            self.stats["malformed"] += 1
-            pkt = self.garble(pkt)
-        self.notify(uuid, pkt)
+        how = ""
+        if r.random() < f.malformed_p:
+            how = str(f.malformed_kinds[int(r.integers(len(f.malformed_kinds)))])
+        out = self.garble(pkt, how) if how else pkt
+        if not self.notify(uuid, out):
+            return
         self.stats["sent"] += 1
+        if how:
+            self.stats["malformed"] += 1
+            self.stats["malformed_by_kind"][how] += 1
+        self.sent.append({
+            "n": len(self.sent), "t": self.now(), "conn": self.stats["connects"],
+            "sub": self.subscriptions, "valid": not how, "how": how, "hex": out.hex(),
+            "values": values,
+        })  # fmt: skip
 
     async def notify_at(self, uuid: str, when: float, data: bytes) -> None:
         delay = when - self.now()
@@ -206,14 +241,35 @@ class Peripheral:
             await asyncio.sleep(delay)
         self.notify(uuid, data)
 
-    def garble(self, data: bytes) -> bytes:
-        """A corrupted notification: truncated, extended or overwritten."""
-        how = int(self.rng.integers(3))
-        if how == 0:
-            return data[: max(1, len(data) // 2)]
-        if how == 1:
-            return data + bytes(self.rng.integers(0, 256, 3, dtype=np.uint8))
-        return bytes(self.rng.integers(0, 256, len(data), dtype=np.uint8))
+    def garble(self, data: bytes, how: str) -> bytes:
+        """``data`` corrupted ``how`` (one of ``GARBLES``), breaking a documented rule."""
+        r = self.fault_rng
+        for _ in range(1000):
+            if how == "header":
+                out = self.bad_header(data)
+            elif how == "truncated":
+                out = data[: int(r.integers(1, len(data)))]
+            elif how == "overlong":
+                extra = int(r.integers(1, self.overlong_max + 1))
+                out = data + bytes(r.integers(0, 256, extra, dtype=np.uint8))
+            elif how == "random":
+                out = bytes(r.integers(0, 256, len(data), dtype=np.uint8))
+            else:
+                raise ValueError(f"unknown garble {how!r}")
+            if self.breaks_rule(out, data):
+                return out
+        raise RuntimeError(f"could not garble {how}")
+
+    overlong_max = 11  # bytes appended by an over-long garble
+
+    def bad_header(self, data: bytes) -> bytes:
+        """``data`` with its header (or what stands for one) corrupted."""
+        raise NotImplementedError
+
+    def breaks_rule(self, out: bytes, original: bytes) -> bool:
+        """Whether ``out`` (garbled from ``original``) breaks a rule of the family's protocol
+        documentation that a collector can check."""
+        raise NotImplementedError
 
     def tap(self) -> None:
         """A finger tap on the strap: a sharp jolt in the acceleration for 60 ms."""
@@ -237,6 +293,18 @@ class StrapPeripheral(Peripheral):
         ("0000180a-0000-1000-8000-00805f9b34fb", [(strap.FIRMWARE_REVISION_UUID, ["read"]),
                                                   (strap.MODEL_NUMBER_UUID, ["read"])]),
     )  # fmt: skip
+
+    data_uuid = strap.DATA_UUID
+
+    def bad_header(self, data: bytes) -> bytes:
+        out = bytearray(data)
+        out[0] = int(self.fault_rng.integers(2, 256))  # format version (1)
+        return bytes(out)
+
+    def breaks_rule(self, out: bytes, original: bytes) -> bool:
+        # firmware_specs/flossmeter_strap.md: length 16 + 12·N, version 1, count N
+        n = len(out)
+        return n < 28 or (n - 16) % 12 != 0 or out[0] != 1 or out[1] != (n - 16) // 12
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -354,13 +422,16 @@ class StrapPeripheral(Peripheral):
             if jolt.any():
                 acc[:, 0] += np.rint(jolt * G_MPS2 / lsb_acc).astype(np.int32)
             acc = np.clip(acc, -32768, 32767)
-            pkt = strap.encode(
-                j, round(float(dev_t[0]) * 1e6), period_ns, acc, s.gyro_counts[idx],
-                self.acc_code, self.gyro_code,
-            )  # fmt: skip
+            t_us = round(float(dev_t[0]) * 1e6)
+            gyr = s.gyro_counts[idx]
+            pkt = strap.encode(j, t_us, period_ns, acc, gyr, self.acc_code, self.gyro_code)
+            values = {
+                "seq": j, "t_us": t_us, "period_ns": period_ns, "acc": acc.tolist(),
+                "gyro": np.asarray(gyr).tolist(), "acc_range_g": acc_g, "gyro_range_dps": gyro,
+            }  # fmt: skip
             self.seq = j + per
             k += 1
-            await self.send_data(strap.DATA_UUID, pkt, ready)
+            await self.send_data(strap.DATA_UUID, pkt, ready, values)
 
 
 class WitMotionPeripheral(Peripheral):
@@ -375,6 +446,21 @@ class WitMotionPeripheral(Peripheral):
         0x01: 0.2, 0x02: 0.5, 0x03: 1, 0x04: 2, 0x05: 5, 0x06: 10, 0x07: 20, 0x08: 50,
         0x09: 100, 0x0B: 200,
     }  # fmt: skip
+
+    data_uuid = witmotion.NOTIFY_UUID
+    overlong_max = 19
+    _STARTS = (bytes([0x55, 0x61]), bytes([0x55, 0x71]))
+
+    def bad_header(self, data: bytes) -> bytes:
+        out = bytearray(data)
+        out[1] = int(self.fault_rng.choice([b for b in range(256) if b not in (0x61, 0x71)]))
+        return bytes(out)
+
+    def breaks_rule(self, out: bytes, original: bytes) -> bool:
+        # WT901BLECL datasheet §6.1: 20-byte packets starting 55 61 (data) or 55 71 (registers)
+        if len(out) % 20 or not out:
+            return True
+        return any(out[i : i + 2] not in self._STARTS for i in range(0, len(out), 20))
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -431,9 +517,14 @@ class WitMotionPeripheral(Peripheral):
             pitch = math.degrees(math.atan2(-acc[0], math.hypot(acc[1], acc[2])))
             ang = np.rint(np.array([roll, pitch, 0.0]) / 180.0 * 32768).clip(-32768, 32767)
             pkt = witmotion.encode(acc.astype(np.int16), s.gyro_counts[i], ang)
+            values = {
+                "index": self.count, "acc": acc.astype(int).tolist(),
+                "gyro": np.asarray(s.gyro_counts[i]).astype(int).tolist(),
+                "angle": ang.astype(int).tolist(),
+            }  # fmt: skip
             self.count += 1
             k += 1
-            await self.send_data(witmotion.NOTIFY_UUID, pkt, tau + 0.0003)
+            await self.send_data(witmotion.NOTIFY_UUID, pkt, tau + 0.0003, values)
 
 
 class MovellaPeripheral(Peripheral):
@@ -447,6 +538,32 @@ class MovellaPeripheral(Peripheral):
                                             (movella.MEDIUM_PAYLOAD_UUID, ["notify"])]),
         (movella.BATTERY_SERVICE_UUID, [(movella.BATTERY_UUID, ["read", "notify"])]),
     )  # fmt: skip
+
+    data_uuid = movella.MEDIUM_PAYLOAD_UUID
+    overlong_max = 20
+    FAR_US = 10_000_000  # a corrupted timestamp is at least this far (µs) from the true one
+
+    def bad_header(self, data: bytes) -> bytes:
+        # no header: the timestamp is what ties a payload to the stream
+        true = struct.unpack_from("<I", data)[0]
+        while True:
+            t = int(self.fault_rng.integers(0, 2**32))
+            if min((t - true) % 2**32, (true - t) % 2**32) >= self.FAR_US:
+                return struct.pack("<I", t) + data[4:]
+
+    def breaks_rule(self, out: bytes, original: bytes) -> bool:
+        # one 28-byte payload (40 with the padding) of finite values within twice the full
+        # scale, whose timestamp follows the stream
+        if len(out) not in (movella.PAYLOAD_SIZE, movella.MEDIUM_SIZE):
+            return True
+        v = np.frombuffer(out[4:28], dtype="<f4").astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            if not np.isfinite(v).all() or (np.abs(v[:3]) > 2 * 16 * G_MPS2).any():
+                return True
+            if (np.abs(v[3:]) > 2 * 2000.0).any():
+                return True
+        t, true = struct.unpack_from("<I", out)[0], struct.unpack_from("<I", original)[0]
+        return min((t - true) % 2**32, (true - t) % 2**32) >= self.FAR_US
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
@@ -495,9 +612,14 @@ class MovellaPeripheral(Peripheral):
             tau = self.emu_time(dev_t)
             i = k % n_sim
             acc = s.acc_mps2[i] + np.array([self.tap_jolt_g(np.array([tau]))[0] * G_MPS2, 0, 0])
-            pkt = movella.encode(round(dev_t * 1e6), acc, s.gyro_dps[i])
+            t_us = round(dev_t * 1e6) & 0xFFFFFFFF
+            pkt = movella.encode(t_us, acc, s.gyro_dps[i])
+            values = {  # what the DOT sends: float32
+                "t_us": t_us, "acc": np.float32(acc).astype(float).tolist(),
+                "gyro": np.float32(s.gyro_dps[i]).astype(float).tolist(),
+            }  # fmt: skip
             k += 1
-            await self.send_data(movella.MEDIUM_PAYLOAD_UUID, pkt, tau + 0.0003)
+            await self.send_data(movella.MEDIUM_PAYLOAD_UUID, pkt, tau + 0.0003, values)
 
 
 class OtherPeripheral(Peripheral):
@@ -748,6 +870,8 @@ class Emulator:
             return Message.new_method_return(msg)
         if msg.member in ("StartNotify", "StopNotify"):
             on = msg.member == "StartNotify"
+            if on and uuid == dev.data_uuid:
+                dev.subscriptions += 1
             (dev.notifying.add if on else dev.notifying.discard)(uuid)
             self.set_props(msg.path or "", CHAR, {"Notifying": Variant("b", on)})
             dev.notify_changed(uuid, on)
@@ -783,6 +907,9 @@ class Emulator:
                     for d in self.devices.values()
                 },
             }  # fmt: skip
+            return Message.new_method_return(msg, "s", [json.dumps(out)])
+        elif m == "Sent":
+            out = self._by_address(body[0]).sent
             return Message.new_method_return(msg, "s", [json.dumps(out)])
         elif m == "Quit":
             asyncio.get_running_loop().call_later(0.05, sys.exit, 0)

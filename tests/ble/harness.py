@@ -145,6 +145,12 @@ class Bluez:
     async def stats(self) -> dict[str, Any]:
         return json.loads((await self._call("Stats"))[0])
 
+    async def sent(self, address: str) -> list[dict[str, Any]]:
+        """The ground truth: every data notification the device sent, numbered, in order
+        (``n``, emulator time ``t``, ``conn``, ``sub``: its connection and subscription,
+        ``valid``, ``how`` it was garbled, the ``hex`` sent, the ``values`` it should carry)."""
+        return json.loads((await self._call("Sent", "s", [address]))[0])
+
     async def connection_count(self) -> int:
         """Unique connections on the bus (bleak's, the emulator's, ours)."""
         from dbus_fast import Message
@@ -175,3 +181,21 @@ def bluez_session(tmp_path, monkeypatch):
         yield b
     finally:
         b.close()
+
+
+class Collect:
+    """A hub sink that keeps every block and event it is handed (for assertions)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Any] = []
+        self.events: list[Any] = []
+
+    def on_block(self, b: Any) -> None:
+        self.blocks.append(b)
+
+    def on_event(self, e: Any) -> None:
+        self.events.append(e)
+
+    def kinds(self, kind: str, role: str | None = None) -> list[Any]:
+        """The events of ``kind`` (of one strap's ``role``, or all)."""
+        return [e for e in self.events if e.kind == kind and (role is None or e.sensor == role)]

@@ -24,6 +24,18 @@ def test_malformed_counted():
     assert len(d) == 1 and [i for i, _ in d.bad] == [1, 2, 3]
 
 
+def test_a_truncated_payload_followed_by_a_valid_one_is_only_the_valid_one():
+    good = movella.encode(7_000_000, [0.5, -1.0, 9.75], [12.5, 0, -3.25])
+    for broken in (good[:13], good[:27], good[:29], good[:39], good + b"\x00", b"",
+                   good[:4] + struct.pack("<f", 1e30) + good[8:],  # beyond twice full scale
+                   good[:24] + struct.pack("<f", 5000.0) + good[28:]):  # fmt: skip
+        d = movella.decode([broken, good])
+        assert [i for i, _ in d.bad] == [0] and len(d) == 1
+        np.testing.assert_array_equal(d.acc_mps2, [np.float32([0.5, -1.0, 9.75])])
+        np.testing.assert_array_equal(d.gyro_dps, [np.float32([12.5, 0, -3.25])])
+        np.testing.assert_array_equal(d.device_time_s, [7.0])
+
+
 def test_commands():
     assert movella.cmd_start() == b"\x01\x01\x15" and movella.cmd_stop() == b"\x01\x00\x15"
     ctl = movella.cmd_set_output_rate(30)

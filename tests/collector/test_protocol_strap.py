@@ -55,6 +55,19 @@ def test_malformed_packets_are_listed_never_raised():
     assert set(reasons) == set(range(1, len(packets)))
 
 
+def test_a_truncated_notification_followed_by_a_valid_one_is_only_the_valid_one():
+    rng = np.random.default_rng(2)
+    acc, gyr = rng.integers(-32768, 32767, (2, 2, 3))
+    a = strap.encode(100, 5_000_000, 10_000_000, acc, gyr, 3, 4)
+    b = strap.encode(102, 5_020_000, 10_000_000, gyr, acc, 3, 4)
+    for broken in (a[:20], a[:28], a + a[16:28], a + b"\x00", b"\x02" + a[1:], a[:1]):
+        d = strap.decode([broken, b])
+        assert [i for i, _ in d.bad] == [0] and list(d.packet_n) == [2]
+        np.testing.assert_array_equal(d.sample_index, [102, 103])
+        np.testing.assert_array_equal(d.acc_mps2, gyr * (16 * 9.80665 / 32768))
+        np.testing.assert_array_equal(d.gyro_dps, acc * (2000 / 32768))
+
+
 def test_decode_is_vectorised_and_keeps_packet_order():
     rng = np.random.default_rng(0)
     packets, expect = [], []
