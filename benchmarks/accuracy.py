@@ -13,15 +13,18 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from analysis.results import AnalysisResult
 from analysis.session import analyze
 from collector.simulator import SimConfig, simulate
 
@@ -88,10 +91,21 @@ def match(found: pd.DataFrame, truth: pd.DataFrame) -> list[tuple[int, int]]:
 
 def evaluate(config: SimConfig) -> tuple[dict, list[dict]]:
     """Run one session; return a per-session row and per-true-rep rows."""
+    return score(config, *simulate_and_analyze(config))
+
+
+def simulate_and_analyze(config: SimConfig) -> tuple[Any, AnalysisResult, float]:
+    """The simulated session, its analysis and how long the analysis took (s)."""
     s = simulate(config)
     t0 = time.perf_counter()
     res = analyze(samples_of(s))
-    elapsed = time.perf_counter() - t0
+    return s, res, time.perf_counter() - t0
+
+
+def score(
+    config: SimConfig, s: Any, res: AnalysisResult, elapsed: float
+) -> tuple[dict, list[dict]]:
+    """A per-session row and per-true-rep rows of an analysis against the session's truth."""
     truth = pd.DataFrame(s.truth.reps)
     found = res.reps
     pairs = match(found, truth)
@@ -104,6 +118,17 @@ def evaluate(config: SimConfig) -> tuple[dict, list[dict]]:
         rows.append({**_conditions(config, truth.loc[j]), "found": False})
     angle_err = _angle_error(s, res)
     session = {
+        **session_row(config, s, len(truth), len(found), len(pairs)),
+        "analyze_s": elapsed,
+        "head_sign_source": res.status.head_sign_source,
+        **angle_err,
+    }
+    return session, rows
+
+
+def session_row(config: SimConfig, s: Any, true: int, found: int, matched: int) -> dict:
+    """What a per-session row says of the session and its counts."""
+    return {
         "seed": config.seed,
         "calibration": config.calibration,
         "rate_hz": config.rate_hz,
@@ -112,17 +137,13 @@ def evaluate(config: SimConfig) -> tuple[dict, list[dict]]:
         "variety": config.variety,
         "noise": config.noise,
         "loss": config.loss,
-        "true_reps": len(truth),
-        "found_reps": len(found),
-        "matched": len(pairs),
-        "false_reps": len(found) - len(pairs),
-        "exact_count": len(found) == len(truth) == len(pairs),
-        "analyze_s": elapsed,
+        "true_reps": true,
+        "found_reps": found,
+        "matched": matched,
+        "false_reps": found - matched,
+        "exact_count": found == true == matched,
         "duration_s": s.duration_s,
-        "head_sign_source": res.status.head_sign_source,
-        **angle_err,
     }
-    return session, rows
 
 
 def _conditions(config: SimConfig, g) -> dict:
@@ -297,12 +318,20 @@ def _by_condition(reps) -> str:
 
 
 def run(n: int, jobs: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    configs = session_configs(n)
+    """Per-session and per-rep rows of ``n`` varied sessions."""
+    return evaluate_all(evaluate, session_configs(n), jobs, chunksize=4)
+
+
+def evaluate_all(
+    fn: Callable[[Any], tuple[dict, list[dict]]], items: list[Any], jobs: int, chunksize: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``fn`` over ``items`` (in ``jobs`` processes): its per-session rows and its per-rep
+    rows, each as one table."""
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
-            results = list(ex.map(evaluate, configs, chunksize=4))
+            results = list(ex.map(fn, items, chunksize=chunksize))
     else:
-        results = [evaluate(c) for c in configs]
+        results = [fn(c) for c in items]
     sessions = pd.DataFrame([r[0] for r in results])
     reps = pd.DataFrame([row for r in results for row in r[1]])
     return sessions, reps
@@ -331,4 +360,12 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["evaluate", "match", "replace", "session_configs"]
+__all__ = [
+    "evaluate",
+    "evaluate_all",
+    "match",
+    "replace",
+    "score",
+    "session_configs",
+    "simulate_and_analyze",
+]

@@ -19,11 +19,12 @@ moves, so ground-truth onsets, ends and still periods are exact.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from collector.constants import G_MPS2
 from collector.trajectory import DofTrajectory, Oscillation, Track, merge_intervals
 
 Technique = Literal["slider", "tensioner"]
@@ -36,6 +37,125 @@ HELD_MIN_S = 1.0  # a scripted stillness at end range at least this long is a ho
 FAST_MAX_S = 1.5  # a half-rep (out or back) shorter than this is fast
 PARTIAL_MAX_DEG = 45.0  # knee range below this is partial
 LONG_PAUSE_MIN_S = 5.0  # a pause before a rep at least this long is a long pause
+
+SHIN_LENGTH_M = 0.43  # knee to the planted foot (a seat slide turns the shin about the foot)
+SLIDE_GAP_S = 0.4  # a seat slide starts this long after the previous rep ends
+
+
+@dataclass(frozen=True)
+class Disturbances:
+    """What real straps and restless people add to a session (docs/simulator.md,
+    "Disturbances"). Rates are per minute of session, sizes the ranges measured on real straps
+    and people; the default (everything zero / off) leaves a session exactly as without it.
+    """
+
+    # strap knocks: one sample of one strap reads the shock (sensor level)
+    knocks_per_min: float = 0.0
+    knock_acc_g: tuple[float, float] = (4.0, 15.0)  # |acc| of the knocked sample
+    knock_gyro_dps: tuple[float, float] = (500.0, 1900.0)  # |gyro| of the knocked sample
+    # chair bumps: the pelvis jolts and both straps wobble on their bands at once (body level)
+    bumps_per_min: float = 0.0
+    bump_ms: tuple[float, float] = (30.0, 80.0)  # duration, the same for both straps
+    bump_acc_g: tuple[float, float] = (1.0, 4.0)  # peak acceleration of the pelvis
+    bump_gyro_dps: tuple[float, float] = (50.0, 200.0)  # peak rate of each strap's wobble
+    # hard hits beyond full scale: the strap clips at its int16 range (sensor level)
+    saturation_per_min: float = 0.0
+    saturation_ms: tuple[float, float] = (5.0, 20.0)  # hit duration (≥ 1 sample)
+    saturation_x: tuple[float, float] = (1.1, 3.0)  # largest axis of the hit, × full scale
+    # restless sitting: every joint sways for the whole session (body level)
+    sway_deg: float = 0.0  # peak sway of each joint
+    sway_hz: tuple[float, float] = (0.1, 0.8)
+    sway_max_still_s: float | None = None  # the sway leaves no strap still for longer
+    # seat slides between reps: the knee's rest angle moves by slide_deg, forward then back
+    seat_slides: int = 0  # per session
+    slide_deg: float = 15.0
+    # short returns: a rep's knee stops this far above the rest it started from
+    short_returns: float = 0.0  # probability per (non-partial) rep, never two in a row
+    short_return_deg: tuple[float, float] = (10.0, 18.0)
+    # no still start: the first movement begins after at most start_still_s of stillness
+    no_still_start: bool = False
+    start_still_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            vals = v if isinstance(v, tuple) else (v,)
+            if any(x is not None and not isinstance(x, bool) and x < 0 for x in vals):
+                raise ValueError(f"disturbance {f.name} must not be negative, got {v}")
+            if isinstance(v, tuple) and not (len(v) == 2 and v[0] <= v[1]):
+                raise ValueError(f"disturbance {f.name} must be a range (low, high), got {v}")
+        if self.short_returns > 1.0:
+            raise ValueError(f"short_returns is a probability, got {self.short_returns:g}")
+
+    @property
+    def active(self) -> bool:
+        """True if anything is disturbed."""
+        rates = (self.knocks_per_min, self.bumps_per_min, self.saturation_per_min, self.sway_deg)
+        moves = self.seat_slides > 0 or self.short_returns > 0 or self.no_still_start
+        return any(v > 0 for v in rates) or moves
+
+
+#: The disturbances one at a time, at three severities (the fault matrix,
+#: benchmarks/robustness.py). Sizes not named here are the measured ranges above.
+DISTURBANCE_LEVELS: dict[str, dict[str, dict[str, Any]]] = {
+    "knocks": {
+        "mild": {"knocks_per_min": 3.0},
+        "typical": {"knocks_per_min": 9.0},  # 12 in an 80 s session, as measured
+        "severe": {"knocks_per_min": 18.0},
+    },
+    "bumps": {
+        "mild": {"bumps_per_min": 1.0},
+        "typical": {"bumps_per_min": 2.0},  # 6 in a 16-rep session, as measured
+        "severe": {"bumps_per_min": 5.0},
+    },
+    "saturation": {
+        "mild": {"saturation_per_min": 1.0},
+        "typical": {"saturation_per_min": 3.0},
+        "severe": {"saturation_per_min": 6.0},
+    },
+    "sway": {
+        "mild": {"sway_deg": 1.5},  # may still look still now and then
+        "typical": {"sway_deg": 3.0, "sway_max_still_s": 0.4},
+        "severe": {"sway_deg": 5.0, "sway_max_still_s": 0.4},
+    },
+    "seat_slides": {
+        "mild": {"seat_slides": 1, "slide_deg": 5.0},
+        "typical": {"seat_slides": 2, "slide_deg": 10.0},
+        "severe": {"seat_slides": 3, "slide_deg": 15.0},  # 15°: the largest measured
+    },
+    "short_returns": {
+        "mild": {"short_returns": 0.15, "short_return_deg": (5.0, 10.0)},
+        "typical": {"short_returns": 0.3, "short_return_deg": (10.0, 18.0)},
+        "severe": {"short_returns": 0.6, "short_return_deg": (10.0, 18.0)},
+    },
+    "no_still_start": {
+        "mild": {"no_still_start": True, "start_still_s": 1.0},
+        "typical": {"no_still_start": True, "start_still_s": 0.5},
+        "severe": {"no_still_start": True, "start_still_s": 0.1},
+    },
+}
+DISTURBANCE_KINDS = tuple(DISTURBANCE_LEVELS)
+SEVERITIES = ("mild", "typical", "severe")
+
+
+def disturbances_at(severity: str, kinds: tuple[str, ...] = DISTURBANCE_KINDS) -> Disturbances:
+    """The disturbances ``kinds`` (default: all of them) at one severity."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    kw: dict[str, Any] = {}
+    for kind in kinds:
+        if kind not in DISTURBANCE_LEVELS:
+            raise ValueError(f"unknown disturbance {kind!r}; use {', '.join(DISTURBANCE_KINDS)}")
+        kw.update(DISTURBANCE_LEVELS[kind][severity])
+    return Disturbances(**kw)
+
+
+def disturbance_rngs(seed: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    """One random stream per disturbance kind, so switching one on leaves the others alone."""
+    return {
+        k: np.random.default_rng(s)
+        for k, s in zip(DISTURBANCE_KINDS, seed.spawn(len(DISTURBANCE_KINDS)), strict=True)
+    }
 
 
 @dataclass(frozen=True)
@@ -60,6 +180,9 @@ class RepSpec:
     knee_rest_shift_deg: float = 0.0  # knee comes back this much off where it started
     pause_before_s: float = 1.0  # stillness before the rep starts
     settle_s: float = 0.15  # short natural pause between phases
+    short_return_deg: float = 0.0  # the knee stops this far above the rest it started from
+    seat_slide_deg: float = 0.0  # a seat slide before the rep moves the knee's rest by this
+    seat_slide_s: float = 1.2  # duration of that slide
 
 
 @dataclass(frozen=True)
@@ -120,6 +243,9 @@ class SessionScript:
     set_up_s: float = 2.0  # moving into a set's start posture at the end of a rest
     calibration: bool = True
     calibration_look_up_deg: float = 25.0
+    calibration_top_s: float = 0.3  # pause at the top of the calibration look-up
+    calibration_settle_s: float = 1.0  # still after the look-up, before the set's posture
+    start_still_max_s: float | None = None  # set by a "no still start" disturbance (truth)
 
 
 @dataclass(frozen=True)
@@ -142,6 +268,9 @@ class GroundTruth:
     fidgets: list[dict[str, Any]] = field(default_factory=list)
     sets: list[dict[str, Any]] = field(default_factory=list)
     calibration: dict[str, Any] = field(default_factory=dict)  # empty: no calibration phase
+    #: disturbance events (knocks, bumps, saturation, sway, seat slides, short returns, no still
+    #: start): ``kind, sensor, start_s, end_s`` and the event's sizes (docs/simulator.md)
+    disturbances: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +278,7 @@ class GroundTruth:
             "fidgets": self.fidgets,
             "sets": self.sets,
             "calibration": self.calibration,
+            "disturbances": self.disturbances,
         }
 
     @classmethod
@@ -158,7 +288,20 @@ class GroundTruth:
             list(d.get("fidgets", [])),
             list(d.get("sets", [])),
             dict(d.get("calibration", {})),
+            list(d.get("disturbances", [])),
         )
+
+
+@dataclass(frozen=True)
+class StrapWobble:
+    """A strap jolted on its band (chair bump): it turns about ``axis`` (segment frame) by
+    ``rotation`` (rad; a one-cycle pulse that ends where it began) about its own centre."""
+
+    sensor: Literal["shin", "head"]
+    t0_s: float
+    duration_s: float
+    axis: tuple[float, float, float]
+    rotation: DofTrajectory
 
 
 @dataclass
@@ -169,6 +312,7 @@ class Choreography:
     adjustments: list[StrapAdjustment]
     truth: GroundTruth
     duration_s: float
+    wobbles: list[StrapWobble] = field(default_factory=list)
 
     def evaluate(self, t: np.ndarray) -> dict[str, Track]:
         """Every degree of freedom at the ascending times ``t`` (rad or m)."""
@@ -198,6 +342,7 @@ class _Builder:
         self.dofs["neck"].base = np.radians(neck0)
         self.adjustments: list[StrapAdjustment] = []
         self.truth = GroundTruth()
+        self.knee_carry = 0.0  # rad the knee stays above its rest after a short return
 
     @staticmethod
     def _start_posture(p: Posture, technique: Technique) -> tuple[float, float]:
@@ -243,11 +388,15 @@ class _Builder:
         k0, h0 = t0 + max(0.0, -lag), t0 + max(0.0, lag)
         halts, halt_s = spec.halts, spec.halt_s
         knee_rom = rad(spec.knee_rom_deg)
+        carry, short = self.knee_carry, rad(spec.short_return_deg)
+        knee_start = self.now("knee")
+        # after a short return the knee reaches its usual end range from where it stopped
+        knee_out = knee_rom - carry if knee_rom - carry >= 0.6 * knee_rom else knee_rom
         if spec.technique == "slider":
             head_out = {"trunk": -rad(spec.trunk_rom_deg), "neck": -rad(spec.neck_rom_deg)}
         else:
             head_out = {"neck": rad(spec.neck_rom_deg)}
-        knee_top = self.half(k0, {"knee": knee_rom}, spec.out_s, halts, halt_s)
+        knee_top = self.half(k0, {"knee": knee_out}, spec.out_s, halts, halt_s)
         head_top = self.half(h0, head_out, spec.out_s, halts, halt_s)
         tremor = []
         if spec.tremor_deg > 0:
@@ -262,7 +411,11 @@ class _Builder:
             e = self.move("neck", e, spec.look_s, rad(spec.look_up_deg)) + spec.settle_s
         b0 = e
         kb0, hb0 = b0 + max(0.0, -lag), b0 + max(0.0, lag)
-        knee_back = -knee_rom + rad(spec.knee_rest_shift_deg)
+        if carry or short:  # back to the rest level (+ the rep's own shortfall)
+            knee_back = -(carry + knee_out) + rad(spec.knee_rest_shift_deg) + short
+        else:
+            knee_back = -knee_rom + rad(spec.knee_rest_shift_deg)
+        self.knee_carry = short
         knee_end = self.half(kb0, {"knee": knee_back}, spec.back_s, halts, halt_s)
         head_end = self.half(hb0, {k: -v for k, v in head_out.items()}, spec.back_s, halts, halt_s)
         if spec.tremor_deg > 0:
@@ -272,6 +425,19 @@ class _Builder:
                 Oscillation(a, b - a, rad(spec.tremor_deg), spec.tremor_hz, phase_rad=0.3)
             )
         end = max(knee_end, head_end)
+        if short:
+            self.truth.disturbances.append(
+                {
+                    "kind": "short_return",
+                    "sensor": "shin",
+                    "rep": rep_no,
+                    "start_s": knee_end,  # where the knee really stopped
+                    "end_s": knee_end,
+                    "short_deg": spec.short_return_deg,
+                    "start_knee_deg": float(np.degrees(knee_start)),
+                    "end_knee_deg": float(np.degrees(self.now("knee"))),
+                }
+            )
         self.truth.reps.append(
             {
                 "rep": rep_no,
@@ -293,6 +459,30 @@ class _Builder:
             }
         )
         return end
+
+    def seat_slide(self, t0: float, deg: float, dur: float, before_rep: int) -> float:
+        """Slide on the seat: the pelvis moves while the foot stays planted, so the shin's rest
+        inclination changes by ``deg`` (− = sliding forward); the trunk leans into it."""
+        th0 = self.now("knee")
+        th1 = th0 + np.radians(deg)
+        dx = -SHIN_LENGTH_M * (np.sin(th1) - np.sin(th0))  # foot fixed: the knee moves by dx
+        self.move("knee", t0, dur, th1 - th0)
+        self.move("hip_x", t0, dur, dx)
+        lean = np.radians(8.0)
+        self.move("trunk", t0, dur / 2, lean)
+        self.move("trunk", t0 + dur / 2, dur / 2, -lean)
+        self.truth.disturbances.append(
+            {
+                "kind": "seat_slide",
+                "sensor": "both",
+                "start_s": t0,
+                "end_s": t0 + dur,
+                "knee_deg": deg,
+                "hip_x_m": float(dx),
+                "before_rep": before_rep,
+            }
+        )
+        return t0 + dur
 
     # -- fidgets ---------------------------------------------------------------------------
 
@@ -360,7 +550,7 @@ class _Builder:
         look = np.radians(s.calibration_look_up_deg)
         t0 = t
         t = self.move("neck", t, 1.0, -look)
-        t = self.move("neck", t + 0.3, 1.0, look)
+        t = self.move("neck", t + s.calibration_top_s, 1.0, look)
         self.truth.calibration = {
             "still_start_s": 0.0,
             "still_end_s": s.lead_in_s,
@@ -368,7 +558,7 @@ class _Builder:
             "look_up_end_s": t,
             "look_up_deg": s.calibration_look_up_deg,
         }
-        return self.set_posture(t + 1.0, s.set_up_s, s.sets[0].technique)
+        return self.set_posture(t + s.calibration_settle_s, s.set_up_s, s.sets[0].technique)
 
     def build(self) -> Choreography:
         s = self.script
@@ -378,6 +568,10 @@ class _Builder:
             set_start = None
             for spec in st.reps:
                 rep_no += 1
+                if spec.seat_slide_deg:
+                    t = self.seat_slide(
+                        t + SLIDE_GAP_S, spec.seat_slide_deg, spec.seat_slide_s, rep_no
+                    )
                 t += spec.pause_before_s
                 set_start = t if set_start is None else set_start
                 t = self.rep(t, spec, rep_no, set_no)
@@ -399,6 +593,9 @@ class _Builder:
     def rest(self, t0: float, st: SetSpec, next_technique: Technique) -> float:
         """Relax upright, fidget, then get into the next set's start posture."""
         relax_end = self.set_posture(t0 + 0.5, 1.5, "tensioner")  # upright, head neutral
+        if self.knee_carry:  # relaxing, the knee goes back down after a short last return
+            relax_end = max(relax_end, self.move("knee", t0 + 0.5, 1.5, -self.knee_carry))
+            self.knee_carry = 0.0
         end = t0 + max(st.rest_after_s, 0.0)
         for offset, f in st.fidgets:
             self.fidget(relax_end + offset, f, rng_phase=0.5 * offset)
@@ -410,14 +607,21 @@ class _Builder:
         moving = merge_intervals(iv for name in DOFS for iv in self.dofs[name].active_intervals())
         if not self.truth.reps:
             return
-        step = 0.005
-        grid = np.arange(0.0, self.truth.reps[-1]["end_s"] + 2 * step, step)
-        knee = np.degrees(self.dofs["knee"].evaluate(grid).q)
-        head = -np.degrees(self.dofs["trunk"].evaluate(grid).q + self.dofs["neck"].evaluate(grid).q)
+        _rep_ranges(self.truth.reps, self.dofs)
+        if self.script.start_still_max_s is not None:
+            first = self.truth.reps[0]["start_s"]
+            self.truth.disturbances.append(
+                {
+                    "kind": "no_still_start",
+                    "sensor": "both",
+                    "start_s": 0.0,
+                    "end_s": first,
+                    "max_still_s": self.script.start_still_max_s,
+                    "first_move_s": min((a for a, _ in moving), default=first),
+                    "still_s": _longest_still(moving, 0.0, first),
+                }
+            )
         for r in self.truth.reps:
-            i0, i1 = np.searchsorted(grid, [r["start_s"], r["end_s"]])
-            r["knee_rom_deg"] = float(np.ptp(knee[i0 : i1 + 1]))
-            r["head_rom_deg"] = float(np.ptp(head[i0 : i1 + 1]))
             r["hold_s"] = _longest_still(moving, r["knee_top_s"], r["knee_back_start_s"])
             spec = r["spec"]
             r["held"] = r["hold_s"] >= HELD_MIN_S
@@ -425,6 +629,18 @@ class _Builder:
             r["partial"] = spec["knee_rom_deg"] < PARTIAL_MAX_DEG
             r["halting"] = spec["halts"] > 0
             r["long_pause"] = spec["pause_before_s"] >= LONG_PAUSE_MIN_S
+
+
+def _rep_ranges(reps: list[dict[str, Any]], dofs: dict[str, DofTrajectory]) -> None:
+    """Set each rep's true knee and head range (max − min within the rep), deg."""
+    step = 0.005
+    grid = np.arange(0.0, reps[-1]["end_s"] + 2 * step, step)
+    knee = np.degrees(dofs["knee"].evaluate(grid).q)
+    head = -np.degrees(dofs["trunk"].evaluate(grid).q + dofs["neck"].evaluate(grid).q)
+    for r in reps:
+        i0, i1 = np.searchsorted(grid, [r["start_s"], r["end_s"]])
+        r["knee_rom_deg"] = float(np.ptp(knee[i0 : i1 + 1]))
+        r["head_rom_deg"] = float(np.ptp(head[i0 : i1 + 1]))
 
 
 def _longest_still(moving: list[tuple[float, float]], a: float, b: float) -> float:
@@ -440,11 +656,29 @@ def _longest_still(moving: list[tuple[float, float]], a: float, b: float) -> flo
     return max(best, b - cursor, 0.0) if cursor < b else best
 
 
-def choreograph(script: SessionScript) -> Choreography:
-    """Turn a script into joint trajectories, strap adjustments and ground truth."""
+def choreograph(
+    script: SessionScript,
+    disturbances: Disturbances | None = None,
+    rngs: dict[str, np.random.Generator] | None = None,
+) -> Choreography:
+    """Turn a script into joint trajectories, strap adjustments and ground truth; with
+    ``disturbances`` add restless sway and chair bumps to the motion (random streams ``rngs``
+    from :func:`disturbance_rngs`). Seat slides, short returns and a start without stillness
+    are in the script (:func:`disturb_script`)."""
     if not script.sets:
         raise ValueError("a session script needs at least one set")
-    return _Builder(script).build()
+    choreo = _Builder(script).build()
+    if disturbances is not None and (disturbances.sway_deg > 0 or disturbances.bumps_per_min > 0):
+        if rngs is None:
+            raise ValueError("body disturbances need their random streams (disturbance_rngs)")
+        if disturbances.sway_deg > 0:
+            _add_sway(choreo, disturbances, rngs["sway"])
+            if choreo.truth.reps:  # the true angles (and so the ranges) include the sway
+                _rep_ranges(choreo.truth.reps, choreo.dofs)
+        if disturbances.bumps_per_min > 0:
+            _add_bumps(choreo, disturbances, rngs["bumps"])
+        choreo.truth.disturbances.sort(key=lambda e: e["start_s"])
+    return choreo
 
 
 # -- random scripts ------------------------------------------------------------------------
@@ -578,3 +812,225 @@ def _with_pause(spec: RepSpec, pause_s: float) -> RepSpec:
     d = asdict(spec)
     d["pause_before_s"] = max(spec.pause_before_s, pause_s)
     return RepSpec(**d)
+
+
+# -- disturbances ----------------------------------------------------------------------------
+
+
+def disturb_script(
+    script: SessionScript, d: Disturbances, rngs: dict[str, np.random.Generator]
+) -> SessionScript:
+    """``script`` with the scripted disturbances of ``d``: short returns, seat slides between
+    reps, and a start without stillness (the start-up still pose and pauses cut short)."""
+    sets = [list(st.reps) for st in script.sets]
+    flat = [(i, j) for i, st in enumerate(sets) for j in range(len(st))]
+    if d.short_returns > 0:
+        rng, prev_short = rngs["short_returns"], False
+        for i, j in flat:
+            u, size = rng.random(), rng.uniform(*d.short_return_deg)
+            spec = sets[i][j]
+            short = u < d.short_returns and not prev_short and spec.knee_rom_deg >= PARTIAL_MAX_DEG
+            if short:
+                sets[i][j] = replace(spec, short_return_deg=size, knee_rest_shift_deg=0.0)
+            prev_short = short
+    if d.seat_slides > 0 and len(flat) > 1:
+        rng = rngs["seat_slides"]
+        n = min(d.seat_slides, len(flat) - 1)
+        picks = sorted(rng.choice(np.arange(1, len(flat)), n, replace=False))
+        for k, p in enumerate(picks):
+            i, j = flat[int(p)]
+            sign = -1.0 if k % 2 == 0 else 1.0  # forward first (the shin inclines back), back
+            sets[i][j] = replace(
+                sets[i][j], seat_slide_deg=sign * d.slide_deg, seat_slide_s=rng.uniform(0.8, 1.5)
+            )
+    changes: dict[str, Any] = {}
+    if d.no_still_start:
+        rng, m = rngs["no_still_start"], d.start_still_s
+        if script.calibration:  # the still pose, the look-up's top and the settle cut short
+            changes.update(
+                lead_in_s=rng.uniform(0.0, m),
+                calibration_top_s=min(script.calibration_top_s, m),
+                calibration_settle_s=rng.uniform(0.0, m / 2),
+            )
+            first_pause = rng.uniform(0.0, m / 2)
+        else:  # the lead-in runs straight into the first rep's pause
+            changes.update(lead_in_s=rng.uniform(0.0, m / 2))
+            first_pause = rng.uniform(0.0, m / 2)
+        sets[0][0] = replace(sets[0][0], pause_before_s=first_pause)
+        changes["start_still_max_s"] = m
+    new_sets = tuple(replace(st, reps=tuple(sets[i])) for i, st in enumerate(script.sets))
+    return replace(script, sets=new_sets, **changes)
+
+
+# Sway components: (joint, share of sway_deg, band). "slow" is the lowest 30 % of sway_hz
+# (postural sway), "fast" the highest 30 % (restlessness: leg bouncing, head bobbing, glancing
+# about). The trunk only sways slowly (a fast trunk sway would swing the head by its 0.55 m
+# lever); the head's pitch (trunk + neck) and yaw, and the knee, get a fast part.
+_SWAY: tuple[tuple[str, float, str], ...] = (
+    ("knee", 0.25, "slow"),
+    ("knee", 0.75, "fast"),
+    ("trunk", 0.6, "slow"),
+    ("neck", 0.3, "slow"),
+    ("neck", 0.6, "fast"),
+    ("yaw", 0.6, "fast"),
+)
+# The analysis front-end's stillness (analysis/frontend.py, docs/analysis.md): over 0.25 s the
+# gyro's SD is below 1.5 °/s and its mean below 3 °/s. With ``sway_max_still_s`` the whole
+# motion (script + sway, ideal sensors) may leave no strap still for longer than that minus a
+# margin (noise, scale errors, coarse sampling); where it would, the restless person twitches.
+_STILL_WINDOW_S, _STILL_SD_DPS, _STILL_RATE_DPS, _STILL_MARGIN_S = 0.25, 1.5, 3.0, 0.1
+_STILL_DT_S = 0.01
+_TWITCH_S = 1.5  # a twitch: one windowed sway cycle at the top of the band, on the still strap
+
+
+def _joint_rates_dps(dofs: dict[str, DofTrajectory], t: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: np.degrees(dofs[name].evaluate(t).qd) for name in _ANGLE_DOFS}
+
+
+def still_runs(
+    rates_dps: dict[str, np.ndarray], dt_s: float = _STILL_DT_S
+) -> list[tuple[str, float, float]]:
+    """``(strap, start_s, end_s)`` of every time a strap is still by the analysis front-end's
+    test, for joint rates (deg/s, sampled every ``dt_s`` from 0) seen by ideal sensors: the shin
+    turns with the knee, the head with trunk + neck (pitch) and yaw. Times are window ends."""
+    zeros = np.zeros_like(rates_dps["knee"])
+    shin = np.stack([zeros, rates_dps["knee"], zeros], -1)
+    head = np.stack([zeros, rates_dps["trunk"] + rates_dps["neck"], rates_dps["yaw"]], -1)
+    n = max(1, round(_STILL_WINDOW_S / dt_s))
+    out = []
+    for strap, w in (("shin", shin), ("head", head)):
+        c1 = np.cumsum(np.vstack([np.zeros(3), w]), axis=0)
+        c2 = np.cumsum(np.vstack([np.zeros(3), w**2]), axis=0)
+        m1, m2 = (c1[n:] - c1[:-n]) / n, (c2[n:] - c2[:-n]) / n
+        var = np.maximum(m2 - m1**2, 0.0).sum(axis=1)
+        still = (var < _STILL_SD_DPS**2) & (np.linalg.norm(m1, axis=1) < _STILL_RATE_DPS)
+        edges = np.diff(np.concatenate(([0], still.astype(np.int8), [0])))
+        for i0, i1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            out.append((strap, (i0 + n) * dt_s, (i1 + n) * dt_s))
+    return out
+
+
+def _add_sway(choreo: Choreography, d: Disturbances, rng: np.random.Generator) -> None:
+    """Restless sitting: sinusoidal sway of every joint through the whole session (and, if
+    everyone must keep moving, a twitch wherever the motion would still come to rest)."""
+    lo, hi = d.sway_hz
+    span = hi - lo
+    duration = choreo.duration_s
+    comps = []
+    for dof, share, band in _SWAY:
+        f_lo, f_hi = (lo, lo + 0.3 * span) if band == "slow" else (hi - 0.3 * span, hi)
+        comps.append(
+            {
+                "dof": dof,
+                "amplitude_deg": share * d.sway_deg,
+                "freq_hz": float(rng.uniform(f_lo, f_hi)),
+                "phase_rad": float(rng.uniform(0.0, 2.0 * np.pi)),
+            }
+        )
+    for c in comps:
+        choreo.dofs[c["dof"]].add_oscillation(
+            Oscillation(
+                0.0,
+                duration + 1.0,
+                np.radians(c["amplitude_deg"]),
+                c["freq_hz"],
+                c["phase_rad"],
+                windowed=False,
+            )
+        )
+    twitches: list[dict[str, Any]] = []
+    if d.sway_max_still_s is not None:
+        grid = np.arange(0.0, duration, _STILL_DT_S)
+        limit = d.sway_max_still_s - _STILL_MARGIN_S
+        for _ in range(20):
+            runs = [
+                r for r in still_runs(_joint_rates_dps(choreo.dofs, grid)) if r[2] - r[1] > limit
+            ]
+            if not runs:
+                break
+            for strap, a, b in runs:
+                twitch = {
+                    "dof": "knee" if strap == "shin" else "neck",
+                    "start_s": float((a + b) / 2 - _STILL_WINDOW_S / 2 - _TWITCH_S / 2),
+                    "duration_s": _TWITCH_S,
+                    "amplitude_deg": 0.5 * d.sway_deg,
+                    "freq_hz": hi,
+                    "phase_rad": float(rng.uniform(0.0, 2.0 * np.pi)),
+                }
+                twitches.append(twitch)
+                choreo.dofs[twitch["dof"]].add_oscillation(
+                    Oscillation(
+                        twitch["start_s"],
+                        _TWITCH_S,
+                        np.radians(twitch["amplitude_deg"]),
+                        hi,
+                        twitch["phase_rad"],
+                    )
+                )
+        else:
+            raise ValueError(
+                f"a sway of {d.sway_deg:g}° at {lo:g}–{hi:g} Hz does not keep everyone moving "
+                f"for {d.sway_max_still_s:g} s: raise sway_deg"
+            )
+    choreo.truth.disturbances.append(
+        {
+            "kind": "sway",
+            "sensor": "both",
+            "start_s": 0.0,
+            "end_s": duration,
+            "sway_deg": d.sway_deg,
+            "band_hz": list(d.sway_hz),
+            "max_still_s": d.sway_max_still_s,
+            "components": comps,
+            "twitches": twitches,
+        }
+    )
+
+
+# max |d²/dτ² sin(2πτ)·sin⁴(πτ)| over τ ∈ [0, 1] (the pulse of a bump; max |d/dτ| is 2π)
+_PULSE_QDD = 66.19224929514591
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+def _add_bumps(choreo: Choreography, d: Disturbances, rng: np.random.Generator) -> None:
+    """Chair bumps: a one-cycle acceleration pulse of the pelvis (forward/back and up/down, so
+    both straps feel it) and, over the same 30–80 ms, each strap wobbling on its band."""
+    duration = choreo.duration_s
+    n = int(rng.poisson(d.bumps_per_min * duration / 60.0))
+    times = np.sort(rng.uniform(0.5, max(duration - 0.5, 0.5), n))
+    last_end = -np.inf
+    for t0 in times:
+        dur = rng.uniform(*d.bump_ms) / 1000.0
+        acc = rng.uniform(*d.bump_acc_g)
+        direction = rng.uniform(0.0, 2.0 * np.pi)  # in the sagittal (x–z) plane
+        rates = {sensor: rng.uniform(*d.bump_gyro_dps) for sensor in ("shin", "head")}
+        axes = {sensor: _unit(rng) for sensor in ("shin", "head")}
+        if t0 < last_end + 0.2:  # bumps are separate events
+            continue
+        last_end = t0 + dur
+        amp = acc * G_MPS2 * dur**2 / _PULSE_QDD  # m: peak acceleration = acc
+        for dof, share in (("hip_x", np.cos(direction)), ("hip_z", np.sin(direction))):
+            choreo.dofs[dof].add_oscillation(Oscillation(float(t0), dur, amp * share, 1.0 / dur))
+        for sensor in ("shin", "head"):
+            rot = DofTrajectory()
+            peak = np.radians(rates[sensor]) * dur / (2.0 * np.pi)  # rad: peak rate = rates
+            rot.add_oscillation(Oscillation(float(t0), dur, peak, 1.0 / dur))
+            axis = tuple(float(v) for v in axes[sensor])
+            choreo.wobbles.append(StrapWobble(sensor, float(t0), dur, axis, rot))  # type: ignore[arg-type]
+        choreo.truth.disturbances.append(
+            {
+                "kind": "bump",
+                "sensor": "both",
+                "start_s": float(t0),
+                "end_s": float(t0 + dur),
+                "duration_ms": dur * 1000.0,
+                "acc_g": acc,
+                "direction_deg": float(np.degrees(direction)),
+                "shin_gyro_dps": rates["shin"],
+                "head_gyro_dps": rates["head"],
+            }
+        )

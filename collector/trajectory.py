@@ -43,13 +43,18 @@ class Move:
 
 @dataclass(frozen=True, slots=True)
 class Oscillation:
-    """``amplitude·sin(2π f (t−t0) + phase)`` under a ``sin⁴(π τ)`` window over ``duration_s``."""
+    """``amplitude·sin(2π f (t−t0) + phase)`` under a ``sin⁴(π τ)`` window over ``duration_s``.
+
+    ``windowed=False`` drops the window: a plain sinusoid over ``[t0, t0 + duration)`` (restless
+    sway that lasts the whole session, so it never comes to rest inside it).
+    """
 
     t0_s: float
     duration_s: float
     amplitude: float
     freq_hz: float
     phase_rad: float = 0.0
+    windowed: bool = True
 
     @property
     def t1_s(self) -> float:
@@ -117,7 +122,7 @@ class DofTrajectory:
             if i1 <= i0:
                 continue
             tt = t[i0:i1] - o.t0_s
-            a, b, c = _windowed_sine(tt, o)
+            a, b, c = _windowed_sine(tt, o) if o.windowed else _sine(tt, o)
             q[i0:i1] += a
             qd[i0:i1] += b
             qdd[i0:i1] += c
@@ -145,6 +150,13 @@ def _windowed_sine(tt: np.ndarray, o: Oscillation) -> tuple[np.ndarray, np.ndarr
     qd = amp * (w * cs * win + sn * dwin)
     qdd = amp * (-w * w * sn * win + 2.0 * w * cs * dwin + sn * ddwin)
     return q, qd, qdd
+
+
+def _sine(tt: np.ndarray, o: Oscillation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value and derivatives of ``A sin(ωt+φ)``."""
+    w = 2.0 * np.pi * o.freq_hz
+    sn, cs = np.sin(w * tt + o.phase_rad), np.cos(w * tt + o.phase_rad)
+    return o.amplitude * sn, o.amplitude * w * cs, -o.amplitude * w * w * sn
 
 
 def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -45,7 +45,8 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument(
         "--faults", default="",
-        help="link and clock faults, e.g. loss=0.02,outages=1,drift-ppm=80",
+        help="link and clock faults and real-life disturbances, e.g. loss=0.02,outages=1,"
+        "drift-ppm=80,knocks=9,bumps=2,sway=typical,all=mild (docs/simulator.md)",
     )  # fmt: skip
 
 
