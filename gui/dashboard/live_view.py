@@ -249,6 +249,11 @@ class LiveWindow(DashboardWindow):
         """Stop streaming (and the replays opened from here); close any recording cleanly."""
         for w in self.replays:
             await w.shutdown()
+            # deleted by Qt, in order, not by Python's collector at some later moment (a view
+            # destroyed that way can find its plot items half gone and abort the process)
+            w.close()
+            w.deleteLater()
+        self.replays.clear()
         await super().shutdown()
 
     def state(self) -> dict[str, Any]:

@@ -44,10 +44,18 @@ def test_live_dashboard_on_emulated_straps_shows_a_drop(bluez, tmp_path):
     assert before["samples"]["shin"] > 100 and before["samples"]["head"] > 100
     assert before["calibration"] != "waiting"
     assert final["alert"].startswith("Head strap disconnected at ")
-    assert final["samples"]["shin"] > before["samples"]["shin"] + 300  # the shin streams on
+    assert final["samples"]["shin"] > before["samples"]["shin"]  # still arriving on screen
     from collector.recording import load_recording
 
     r = load_recording(rec)
     assert r.closed_cleanly and r.meta["source"] == "ble" and r.meta["participant"] == "B1"
     assert "disconnected" in set(r.events["kind"])
+    # the shin streams on without the head, gap-free, to the end (counted in session time: how
+    # many samples a busy machine shows on screen by a wall-clock deadline varies)
+    dropped = r.events[(r.events["kind"] == "disconnected") & (r.events["sensor"] == "head")]
+    t_drop = float(dropped["time_s"].iloc[0])
+    shin = r.samples["shin"]
+    after = shin[shin["time_s"] > t_drop]
+    assert after["time_s"].iloc[-1] - t_drop > 1.0 and len(r.gaps("shin")) == 0
+    assert len(after) == pytest.approx(100.0 * (after["time_s"].iloc[-1] - t_drop), abs=3)
     assert {info["kind"] for info in r.sensors.values()} == {"flossmeter-strap"}

@@ -103,12 +103,13 @@ def test_replay_capture_offscreen(flossmeter_cmd, tmp_path):
     assert png.stat().st_size > 20_000
 
 
-def test_replay_reads_long_csv_too(tmp_path, run_qasync):
+def test_replay_reads_long_csv_too(tmp_path, run_qasync, qtbot):
     from collector.csvio import write_samples_csv
     from gui.dashboard.replay_view import ReplayWindow
 
     csv = write_samples_csv(load_recording(SAMPLE), tmp_path / "s.csv")
     win = ReplayWindow(playing=False)
+    qtbot.addWidget(win)  # closed and deleted by Qt at the end, not whenever Python collects it
 
     async def drive():
         win.start(csv)
@@ -118,7 +119,6 @@ def test_replay_reads_long_csv_too(tmp_path, run_qasync):
     run_qasync(drive())
     assert len(win.analysis.all_reps) == 10
     assert win.panel.sensors.boxes["shin"].device.text() == "csv"
-    win.close()
 
 
 def test_live_sigterm_closes_the_recording_cleanly(flossmeter_cmd, tmp_path):

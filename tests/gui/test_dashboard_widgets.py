@@ -341,9 +341,16 @@ def test_replay_window_says_why_a_file_cannot_be_opened(qtbot, run_qasync, tmp_p
 
 def test_replay_window_exports_reps_with_dictionary(qtbot, run_qasync, sim_recording, tmp_path):
     pytest.importorskip("gui.export")
-    from gui.dashboard.replay_view import ReplayWindow
+    from gui.dashboard.replay_view import ReplayWindow, analyse_recording
 
-    win = ReplayWindow(playing=False)
+    released = asyncio.Event()
+
+    def held_back(rec):  # the analysis, held until the test lets it finish
+        while not released.is_set():
+            yield 0.0
+        return (yield from analyse_recording(rec))
+
+    win = ReplayWindow(playing=False, analyse=held_back)
     qtbot.addWidget(win)
 
     async def drive():
@@ -352,8 +359,9 @@ def test_replay_window_exports_reps_with_dictionary(qtbot, run_qasync, sim_recor
             await asyncio.sleep(0.02)
         early = win.export_reps(tmp_path / "early.csv")  # before the analysis is done
         said = win.feed.alert[0]
-        await win.wait_for_analysis()
         assert early is None and said.startswith("The analysis is not ready yet")
+        released.set()
+        await win.wait_for_analysis()
         return win.export_reps(tmp_path / "reps.csv")
 
     out = run_qasync(drive())
