@@ -283,7 +283,6 @@ class OnlineAnalyzer:
             angles=self._session_angles() if angles else {},
             status=self.status,
             events=tuple(sorted(events, key=lambda e: e.time_s)),
-            rejected=tuple(self.detector.rejected),
         )
 
     def take_angles(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:

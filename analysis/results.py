@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
-    from analysis.segmentation import Rejected
-
 Technique = Literal["slider", "tensioner", "unclear"]
 
 
@@ -113,7 +111,6 @@ class AnalysisResult:
     angles: dict[str, pd.DataFrame] = field(default_factory=dict)
     status: AnalyzerStatus = field(default_factory=AnalyzerStatus)
     events: tuple[AnalysisEvent, ...] = ()
-    rejected: tuple[Rejected, ...] = ()
 
     @property
     def reps(self) -> pd.DataFrame:
