@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from analysis.artefacts import ArtefactParams
 from analysis.metrics import PENALTIES
 from analysis.params import RepParams
 from analysis.results import Rep
@@ -23,6 +24,8 @@ REFS = {
     "Clin Biomech 2014;29(5):484-93",
     "FH1985": "Flash T, Hogan N. The coordination of arm movements. J Neurosci 1985;5:1688-703",
     "BAT1981": "Batschelet E. Circular statistics in biology. Academic Press 1981",
+    "P2016": "Pearson RK, Neuvo Y, Astola J, Gabbouj M. Generalized Hampel filters. "
+    "EURASIP J Adv Signal Process 2016;2016:87",
 }
 
 
@@ -35,6 +38,8 @@ class Column:
     definition: str
     reference: str = ""
 
+
+AP = ArtefactParams()
 
 ONSET = (
     f"Onsets and ends use the strap's angular speed smoothed over 0.1 s; where it crosses "
@@ -187,6 +192,19 @@ COLUMNS: tuple[Column, ...] = (
         "deg",
         "Extra head rotation out and back while the knee is at end range (the slider's look-up); "
         f"counted from {P.look_up_min_deg:g}°, else 0. NaN without a head strap.",
+    ),
+    Column(
+        "artefacts",
+        "count",
+        "Runs of artefact samples (a knocked strap, a hit beyond full scale) on either strap "
+        "between the rep's start and end: samples no body segment can produce, found by a "
+        f"Hampel identifier (±{AP.half_window_s * 1000:g} ms window, {AP.n_mad:g} scaled MADs, "
+        f"at least {AP.gyro_dps:g} deg/s or {AP.acc_mps2 / 9.80665:g} g from the window's "
+        f"median) or beyond {AP.bound_gyro_dps:g} deg/s on an axis or "
+        f"{AP.bound_acc_mps2 / 9.80665:g} g; the analysis bridged them (straight line between "
+        "the good samples either side), the recording keeps them as read. Each is also an "
+        "'artefact' event of the session with its times.",
+        "P2016",
     ),
 )
 

@@ -23,12 +23,13 @@ Definitions (window ``W = window_s``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from analysis.artefacts import ArtefactParams, ArtefactScreen
 from analysis.errors import AnalysisError
 from analysis.vectors import row_norm
 
@@ -47,6 +48,7 @@ class FrontEndParams:
     bias_every_s: float = 0.5
     max_gap_s: float = 0.25
     smooth_s: float = 0.1
+    artefacts: ArtefactParams = field(default_factory=ArtefactParams)  # knocks, hits: bridged
 
 
 _PIECE = 8192  # rows processed at a time (see StrapFrontEnd._process_in_pieces)
@@ -124,6 +126,7 @@ class StrapFrontEnd:
         "acc_mean": (3, np.float64),
         "gap": (1, np.bool_),
         "gaps": (1, np.int64),  # gaps so far (cumulative), to ask "was there a gap since i?"
+        "artefact": (1, np.bool_),  # the raw sample was an artefact (bridged: analysis/artefacts)
     }
 
     def __init__(self, params: FrontEndParams | None = None, keep_s: float | None = None) -> None:
@@ -144,6 +147,8 @@ class StrapFrontEnd:
         self._win = 0
         self._bias_win = 0
         self._bias_every = 1
+        self.screen: ArtefactScreen | None = None
+        self.started_s: float | None = None  # time of the sample that completed the warm-up
 
     @property
     def ready(self) -> bool:
@@ -171,18 +176,35 @@ class StrapFrontEnd:
                 return
             self._start()
             return
-        self._process_in_pieces(t, acc, gyro)
+        self._screened(t, acc, gyro)
 
     def flush(self) -> None:
-        """Start processing even with fewer than ``warmup_samples`` (end of stream)."""
+        """End of stream: start processing even with fewer than ``warmup_samples``, and decide
+        the samples the artefact screen holds back."""
         if self.cols is None and self._pending and sum(len(x[0]) for x in self._pending) >= 2:
             self._start()
+        if self.screen is not None:
+            self._screened(np.empty(0), np.empty((0, 3)), np.empty((0, 3)), final=True)
+
+    @property
+    def artefacts(self) -> list:
+        """Runs of artefact samples found so far (``analysis.artefacts.Artefact``)."""
+        return self.screen.artefacts if self.screen is not None else []
+
+    def _screened(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, final: bool = False
+    ) -> None:
+        assert self.screen is not None
+        t, acc, gyro, art = self.screen.screen(t, acc, gyro, final)
+        if len(t):
+            self._process_in_pieces(t, np.ascontiguousarray(acc), np.ascontiguousarray(gyro), art)
 
     def _start(self) -> None:
         t = np.concatenate([x[0] for x in self._pending])
         acc = np.concatenate([x[1] for x in self._pending])
         gyro = np.concatenate([x[2] for x in self._pending])
         self._pending = []
+        self.started_s = float(t[min(self.p.warmup_samples, len(t)) - 1])
         dt = np.diff(t[: self.p.warmup_samples])
         dt = dt[dt > 0]
         if not len(dt):
@@ -200,18 +222,22 @@ class StrapFrontEnd:
         n_s = max(1, round(self.p.smooth_s * self.rate_hz))
         self._smooth = Boxcar(n_s, 3)
         self.smooth_delay_s = (n_s - 1) / (2.0 * self.rate_hz)
-        self._process_in_pieces(t, acc, gyro)
+        self.screen = ArtefactScreen(self.rate_hz, self.p.artefacts)
+        self._screened(t, acc, gyro)
 
-    def _process_in_pieces(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
+    def _process_in_pieces(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, art: np.ndarray
+    ) -> None:
         # the output does not depend on how the stream is cut, so a long input is processed in
         # pieces whose temporaries stay in the CPU cache (~3× faster on a whole recording)
         assert self.cols is not None
         if self.cols.keep_rows is None:
             self.cols.make_room(len(t))
         for a in range(0, len(t), _PIECE):
-            self._process(t[a : a + _PIECE], acc[a : a + _PIECE], gyro[a : a + _PIECE])
+            b = a + _PIECE
+            self._process(t[a:b], acc[a:b], gyro[a:b], art[a:b])
 
-    def _process(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
+    def _process(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, art: np.ndarray) -> None:
         assert (
             self.cols is not None and self._window_mean_of is not None and self._smooth is not None
         )
@@ -267,6 +293,7 @@ class StrapFrontEnd:
             acc_mean=m_a,
             gap=gap,
             gaps=gaps,
+            artefact=art,
         )
 
     @property

@@ -13,7 +13,7 @@ disconnects stops holding the others back (``set_connected``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,11 +52,9 @@ class CalibrationTracker:
         rep began, if one has (the protocol is then over, done or not)."""
         if self.stage == "calibrated":
             return
-        cols = self.shin.cols
-        if self.stage == "waiting" and cols is not None and len(cols):
+        if self.stage == "waiting" and self.shin.started_s is not None:
             # stamped with the sample that completed the front-end's warm-up
-            i = cols.base + min(self.shin.p.warmup_samples, len(cols)) - 1
-            self._enter("hold_still", float(cols.at("t", i)))
+            self._enter("hold_still", self.shin.started_s)
         if self.stage == "hold_still":
             self._find_zero(t_ready)
         if self.stage == "look_up":
@@ -277,6 +275,22 @@ class OnlineAnalyzer:
             AnalysisEvent(r.start_s, "rejected", {"end_s": r.end_s, "reason": r.reason})
             for r in self.detector.rejected
         ]
+        events += [
+            AnalysisEvent(
+                a.start_s,
+                "artefact",
+                {
+                    "sensor": role,
+                    "end_s": a.end_s,
+                    "samples": a.samples,
+                    "type": a.kind,
+                    "gyro_dps": round(a.gyro_dps, 1),
+                    "acc_g": round(a.acc_g, 2),
+                },
+            )
+            for role, fe in self.fe.items()
+            for a in fe.artefacts
+        ]
         return AnalysisResult(
             records=tuple(self.reps),
             decided_s=tuple(self._decided_s),
@@ -332,6 +346,9 @@ class OnlineAnalyzer:
         new = []
         for seg in self.detector.advance(t_ready, final):
             rep, evidence = compute_rep(seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p)
+            n_art = self._artefacts_within(rep.start_s, rep.end_s)
+            if n_art:
+                rep = replace(rep, artefacts=n_art)
             if evidence is not None:
                 source = hd.source
                 hd.learn(evidence)
@@ -346,6 +363,10 @@ class OnlineAnalyzer:
         if self.display_angles:
             self._update_display()
         return new
+
+    def _artefacts_within(self, a: float, b: float) -> int:
+        """Runs of artefact samples of any strap overlapping session times [a, b]."""
+        return sum(x.start_s <= b and x.end_s >= a for fe in self.fe.values() for x in fe.artefacts)
 
     def _angle_axes(self) -> dict[str, np.ndarray | None]:
         """Each strap's angle axis: the knee axis learnt from reps, the head's extension axis."""

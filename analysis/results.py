@@ -44,6 +44,7 @@ class Rep:
     knee_top_s: float = float("nan")
     knee_back_start_s: float = float("nan")
     look_up_deg: float = float("nan")  # slider: extra head extension at end range
+    artefacts: int = 0  # runs of artefact samples (either strap) within the rep, bridged
 
     def to_dict(self) -> dict[str, Any]:
         """Flat dict with ``flags`` joined by ``;`` (the CSV row)."""
@@ -81,6 +82,8 @@ ANALYSIS_EVENT_KINDS = (
     "calibration",  # the start-up protocol reached a stage: detail {"stage", "skipped"?, ...}
     "head_direction",  # the head's extension direction became known: {"source", "rep"}
     "rejected",  # a rep candidate that was not a rep: {"end_s", "reason"}
+    "artefact",  # samples no body segment can make, bridged: {"sensor", "end_s", "samples",
+    #   "type" ("spike" or "beyond_bounds"), "gyro_dps", "acc_g"}
 )
 
 
@@ -103,7 +106,8 @@ class AnalysisResult:
     analysis knew it was over (when live reported it); ``angles[role]``: DataFrame ``time_s``,
     ``angle_deg`` (shin inclination / head pitch, 0 = calibration pose, + = extension; NaN where
     the axis or zero is unknown; zero-phase filtered); ``status``: the analyzer's final status;
-    ``events``: calibration stages, head direction, rejected candidates, in time order.
+    ``events``: calibration stages, head direction, rejected candidates, artefacts, in time
+    order.
     """
 
     records: tuple[Rep, ...] = ()

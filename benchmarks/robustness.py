@@ -49,20 +49,26 @@ NEAR_S = 0.25  # a false rep "falls on" an impulse within this of its span
 TARGET_EXACT_PCT = 98.0
 
 
-def cells() -> list[tuple[str, str, Disturbances]]:
-    """``(disturbance, severity, Disturbances)`` of every cell, the clean baseline first."""
+def cells(only: tuple[str, ...] = ()) -> list[tuple[str, str, Disturbances]]:
+    """``(disturbance, severity, Disturbances)`` of every cell, the clean baseline first
+    (``only``: just the clean baseline and these disturbances; "all" is all together)."""
     out = [("clean", "", Disturbances())]
     for kind in DISTURBANCE_KINDS:
+        if only and kind not in only:
+            continue
         for severity in SEVERITIES:
             out.append((kind, severity, disturbances_at(severity, (kind,))))
-    out.append(("all together", "typical", disturbances_at("typical")))
+    if not only or "all" in only:
+        out.append(("all together", "typical", disturbances_at("typical")))
     return out
 
 
-def cell_configs(n: int, seed0: int = SEED0) -> list[tuple[str, str, SimConfig]]:
+def cell_configs(
+    n: int, seed0: int = SEED0, only: tuple[str, ...] = ()
+) -> list[tuple[str, str, SimConfig]]:
     """Every cell's sessions: the same ``n`` base sessions with the cell's disturbances."""
     base = accuracy.session_configs(n, seed0=seed0)
-    return [(k, s, replace(c, disturbances=d)) for k, s, d in cells() for c in base]
+    return [(k, s, replace(c, disturbances=d)) for k, s, d in cells(only) for c in base]
 
 
 def evaluate_cell(job: tuple[str, str, SimConfig]) -> tuple[dict, list[dict]]:
@@ -115,16 +121,20 @@ def _failed(config: SimConfig, s) -> tuple[dict, list[dict]]:
     return session, rows
 
 
-def run(n: int, jobs: int, seed0: int = SEED0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run(
+    n: int, jobs: int, seed0: int = SEED0, only: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every cell's per-session and per-rep rows."""
-    return accuracy.evaluate_all(evaluate_cell, cell_configs(n, seed0), jobs, chunksize=2)
+    return accuracy.evaluate_all(evaluate_cell, cell_configs(n, seed0, only), jobs, chunksize=2)
 
 
 def cell_figures(sessions: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
-    """One row of figures per cell, in the order of :func:`cells`."""
+    """One row of figures per cell run, in the order of :func:`cells`."""
     rows = []
     for kind, severity, _ in cells():
         g = sessions[(sessions["cell"] == kind) & (sessions["severity"] == severity)]
+        if not len(g):
+            continue
         r = reps[(reps["cell"] == kind) & (reps["severity"] == severity)]
         f = r[r["found"]]
         tech = f[f["head"] & f["true_technique"].isin(["slider", "tensioner"])]
@@ -259,15 +269,26 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed0", type=int, default=SEED0, help="first seed (default: held out)")
     ap.add_argument("--out", type=Path, help="write the markdown table here")
+    ap.add_argument(
+        "--cells",
+        default="",
+        help="comma-separated disturbances to run beside the clean cell (e.g. knocks,sway,all)",
+    )
     args = ap.parse_args()
+    only = tuple(c for c in args.cells.split(",") if c)
+    unknown = set(only) - {*DISTURBANCE_KINDS, "all"}
+    if unknown:
+        ap.error(f"unknown cell {sorted(unknown)[0]!r}; known: {', '.join(DISTURBANCE_KINDS)}, all")
     n = QUICK_SESSIONS_PER_CELL if args.quick else args.sessions_per_cell
     t0 = time.perf_counter()
-    sessions, reps = run(n, args.jobs, args.seed0)
+    sessions, reps = run(n, args.jobs, args.seed0, only)
     cmd = "python benchmarks/robustness.py" + (" --quick" if args.quick else "")
     if not args.quick and n != SESSIONS_PER_CELL:
         cmd += f" --sessions-per-cell {n}"
     if args.seed0 != SEED0:
         cmd += f" --seed0 {args.seed0}"
+    if only:
+        cmd += f" --cells {args.cells}"
     text = report(sessions, reps, cmd)
     text += (
         f"\n\nRun {datetime.date.today().isoformat()}, {time.perf_counter() - t0:.0f} s with "
