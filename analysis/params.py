@@ -35,6 +35,17 @@ class RepParams:
     turn_window_s: float = 0.35  # back-to-back reps: the head turns round within this of the
     #   knee's lowest point (its end is its slowest moment there)
     set_gap_s: float = 15.0  # a longer rest between reps starts a new set
+    # bounds: no detector state lasts for ever (a knee that does not come back to its rest)
+    short_back_frac: float = 0.5  # a rep that stops short of its rest (10–18° short, or a seat
+    #   slide) still came back this fraction of its range, and at least min_rom_deg ...
+    short_stop_s: float = 1.0  # ... and then stayed still this long (longer than any halt
+    #   mid-glide, 0.3–0.7 s) or went out again by start_deg (the next rep began)
+    abandon_s: float = 0.8  # a candidate smaller than min_rom_deg whose knee then stays still
+    #   this long was a shift of the rest (a seat slide): the rest is re-zeroed there
+    max_active_s: float = 60.0  # a candidate out longer than this is dropped and the rest
+    #   re-zeroed where the knee is (holds last 2–6 s; a knee out for a minute is not a rep)
+    max_return_s: float = 15.0  # a rep whose knee is back but never comes to rest ends this
+    #   long after it came back, at its lowest point
     max_axis_tilt_deg: float = 20.0  # the knee axis is horizontal: a rotation about an axis tilted
     #   more than this from horizontal is not a knee movement (strap handling, turning in the seat)
     axis_tol_deg: float = 20.0  # a rep turns about the knee axis learned from earlier reps

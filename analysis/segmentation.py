@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from analysis.frontend import StrapFrontEnd
+from analysis.frontend import StrapFrontEnd, _run_lengths
 from analysis.lever import lever_arm
 from analysis.params import RepParams
 from analysis.vectors import angle_deg, row_norm
@@ -113,6 +113,33 @@ def track_peak(e: np.ndarray, peak: float, stop: np.ndarray) -> tuple[int | None
     return (k, float(e[j]), j) if e[j] > peak else (k, peak, -1)
 
 
+def _valley_since_peak(e: np.ndarray, peak_run: np.ndarray, carried: float) -> np.ndarray:
+    """Lowest ``e`` since the latest running peak at each sample (``carried``: the valley so
+    far, before ``e[0]``), exactly and without a loop over samples: a range minimum over
+    [latest peak, i] from a sparse table of minima over power-of-two spans."""
+    n = len(e)
+    if n == 0:
+        return e.copy()
+    idx = np.arange(n)
+    lo = np.maximum.accumulate(np.where(e >= peak_run, idx, 0))
+    table = [e]
+    span = 1
+    while 2 * span <= n:
+        prev = table[-1]
+        table.append(np.minimum(prev[:-span], prev[span:]))
+        span *= 2
+    length = idx - lo + 1
+    level = np.frexp(length)[1] - 1  # floor(log2(length)), exactly
+    out = np.empty(n)
+    for k in np.unique(level):
+        m = level == k
+        t = table[k]
+        out[m] = np.minimum(t[lo[m]], t[idx[m] - (1 << k) + 1])
+    before_peak = (lo == 0) & (e[0] < peak_run[0])
+    out[before_peak] = np.minimum(out[before_peak], carried)
+    return out
+
+
 def _run_length(flags: np.ndarray) -> np.ndarray:
     idx = np.arange(1, len(flags) + 1)
     return idx - np.maximum.accumulate(np.where(flags, 0, idx))
@@ -131,6 +158,9 @@ class _Candidate:
     knee_end_s: float = np.nan
     confirm_i: int = -1
     continuing: bool = False
+    open_i: int = -1  # where the candidate opened (E passed start_deg, or the valley)
+    valley: float = np.inf  # lowest E since the current peak
+    quiet_run: int = 0  # samples the knee has been quiet up to the cursor
 
 
 class RepDetector:
@@ -249,58 +279,122 @@ class RepDetector:
         floor = max(cols.base, self.anchor_i - self._n(self.p.onset_lookback_s), self._prev_end_i)
         onset = self._onset_backtrack(floor, x)
         t_on = self._knee_time(onset, rising=True)
-        self.cand = _Candidate(self._start_time(t_on), t_on, onset, float(e[k]), x)
+        self.cand = _Candidate(self._start_time(t_on), t_on, onset, float(e[k]), x, open_i=x)
         self.state = "active"
         self.cursor = x + 1
 
     def _active(self, c: int, r: int) -> None:
         cand = self.cand
-        assert cand is not None
+        cols = self.shin.cols
+        assert cand is not None and cols is not None
+        p = self.p
         e = self._excursion(c, r, self.anchor_i)
         peak_run = np.maximum.accumulate(np.maximum(e, cand.peak))
-        thr = np.maximum(self.p.return_min_deg, self.p.return_frac * peak_run)
-        went_out = peak_run >= self.p.start_deg  # a candidate begun at a valley must go out first
-        k, cand.peak, j = track_peak(e, cand.peak, (e < thr) & went_out)
+        thr = np.maximum(p.return_min_deg, p.return_frac * peak_run)
+        went_out = peak_run >= p.start_deg  # a candidate begun at a valley must go out first
+        back = (e < thr) & went_out
+        # the lowest E since the latest peak, and how long the knee has been quiet
+        valley = _valley_since_peak(e, peak_run, cand.valley)
+        quiet = _run_lengths(cols.get("speed_s", c, r) < p.onset_dps, cand.quiet_run)
+        rep_sized = peak_run >= p.min_rom_deg
+        came_back = rep_sized & (
+            peak_run - valley >= np.maximum(p.min_rom_deg, p.short_back_frac * peak_run)
+        )
+        again = came_back & (e - valley > p.start_deg)  # stopped short, and the next rep began
+        stopped = came_back & (quiet >= self._n(p.short_stop_s)) & (e - valley < p.return_min_deg)
+        shifted = ~rep_sized & (quiet >= self._n(p.abandon_s))  # a slide: a new rest
+        t_open = float(cols.at("t", max(cand.open_i, cols.base)))
+        timeout = cols.get("t", c, r) - t_open > p.max_active_s
+        k, cand.peak, j = track_peak(e, cand.peak, back | again | stopped | shifted | timeout)
         if j >= 0:
             cand.peak_i = c + j
         if k is None:
+            cand.valley, cand.quiet_run = float(valley[-1]), int(quiet[-1])
             self.cursor = r
             return
-        cand.thr = float(thr[k])
-        cand.return_i = c + k
-        self.state = "returning"
-        self.cursor = c + k + 1
+        x = c + k
+        if back[k]:
+            cand.thr = float(thr[k])
+            cand.return_i = x
+            self.state = "returning"
+            self.cursor = x + 1
+        elif again[k] or stopped[k]:
+            ev = self._excursion(cand.peak_i, x + 1, self.anchor_i)
+            low = cand.peak_i + int(np.argmin(ev))
+            if again[k]:  # ends at its valley; the next rep is under way from there
+                cand.knee_end_i, cand.confirm_i, cand.continuing = low, low, True
+                cand.knee_end_s = float(cols.at("t", low))
+            else:
+                cand.knee_end_i = self._end_backtrack(low, x)
+                cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
+                cand.confirm_i = x
+            self.state = "ending"
+            self.cursor = cand.confirm_i + 1
+        else:  # no rep: the knee's rest has moved (or it never came back); start again here
+            why = "did not return" if timeout[k] else f"moved {cand.peak:.0f}° and stayed"
+            t_k = float(cols.at("t", x))
+            self.rejected.append(Rejected(cand.start_s, t_k, f"{why}: rest re-zeroed"))
+            self.anchor_i = x
+            self.cand = None
+            self.state = "idle"
+            self.cursor = x + 1
 
     def _returning(self, c: int, r: int) -> None:
         cand = self.cand
         cols = self.shin.cols
         assert cand is not None and cols is not None
-        need = self._n(self.p.confirm_s)
+        p = self.p
+        need = self._n(p.confirm_s)
         # look back just far enough to count quiet samples that began before c
         lo = max(cand.return_i, cols.base, c - need)
-        e = self._excursion(lo, r, self.anchor_i)
-        quiet = cols.get("speed_s", lo, r) < self.p.onset_dps
+        # signed along the rep's own extension: a knee that comes back past its start (the rep
+        # after a short one returns to the old rest) is back, not going out again
+        e = self._along(lo, r)
+        quiet = cols.get("speed_s", lo, r) < p.onset_dps
         ended = (_run_length(quiet) >= need) & (e < cand.thr)
-        rise = e > self.p.start_deg
+        rise = e > p.start_deg
+        t_back = float(cols.at("t", max(cand.return_i, cols.base)))
+        late = cols.get("t", lo, r) - t_back > p.max_return_s
         off = c - lo
-        k_end, k_rise = _first(ended[off:]), _first(rise[off:])
-        if k_end is None and k_rise is None:
+        k_end, k_rise, k_late = _first(ended[off:]), _first(rise[off:]), _first(late[off:])
+        firsts = [k for k in (k_end, k_rise, k_late) if k is not None]
+        if not firsts:
             self.cursor = r
             return
-        if k_rise is not None and (k_end is None or k_rise < k_end):
-            stop = c + k_rise
-            lo_v = max(cand.return_i, cols.base)
-            ev = self._excursion(lo_v, stop + 1, self.anchor_i)
-            valley = lo_v + int(np.argmin(ev))
-            cand.knee_end_i, cand.confirm_i, cand.continuing = valley, valley, True
-            cand.knee_end_s = float(cols.at("t", valley))
-        else:
-            k = c + k_end
-            cand.knee_end_i = self._end_backtrack(cand.return_i, k)
+        k = min(firsts)
+        if k == k_end:
+            x = c + k_end
+            cand.knee_end_i = self._end_backtrack(cand.return_i, x)
             cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
-            cand.confirm_i = k
+            cand.confirm_i = x
+        else:  # the next rep began from the valley, or the knee never settled: end at it
+            stop = c + k
+            lo_v = max(cand.return_i, cols.base)
+            valley = lo_v + int(np.argmin(self._along(lo_v, stop + 1)))
+            cand.knee_end_i, cand.confirm_i = valley, valley if k == k_rise else stop
+            cand.continuing = k == k_rise
+            cand.knee_end_s = float(cols.at("t", valley))
         self.state = "ending"
         self.cursor = cand.confirm_i + 1
+
+    def _along(self, c: int, r: int) -> np.ndarray:
+        """The knee's rotation from its rest along the candidate's extension (deg; the
+        unsigned excursion across a data gap)."""
+        cand = self.cand
+        cols = self.shin.cols
+        assert cand is not None and cols is not None
+        base = cols.base
+        phi_all = cols.get("phi")
+        rest = phi_all[self.anchor_i - base]
+        v = phi_all[cand.peak_i - base] - rest
+        u = v / max(float(np.linalg.norm(v)), 1e-12)
+        d = phi_all[c - base : r - base] - rest
+        s = d[:, 0] * u[0] + d[:, 1] * u[1] + d[:, 2] * u[2]
+        gaps_all = cols.get("gaps")
+        gapped = gaps_all[c - base : r - base] > gaps_all[self.anchor_i - base]
+        if gapped.any():
+            s = np.where(gapped, self._excursion(c, r, self.anchor_i), s)
+        return s
 
     # -- onsets and ends ---------------------------------------------------------------------
 
@@ -401,7 +495,7 @@ class RepDetector:
         self.cursor = cand.confirm_i + 1
         if cand.continuing:  # the next rep is already under way from the valley
             t_on = max(float(cols.at("t", next_onset)), end_s)
-            self.cand = _Candidate(t_on, t_on, next_onset)
+            self.cand = _Candidate(t_on, t_on, next_onset, open_i=next_onset)
             self.cand.peak_i = next_onset
             self.state = "active"
         return seg
