@@ -28,6 +28,8 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+from scipy.signal import lfilter
 
 from analysis.artefacts import ArtefactParams, ArtefactScreen
 from analysis.errors import AnalysisError
@@ -46,9 +48,25 @@ class FrontEndParams:
     first_rate_dps: float = 8.0
     bias_window_s: float = 1.0
     bias_every_s: float = 0.5
+    # without stillness (restless sitting), the bias is estimated against gravity (see
+    # StrapFrontEnd._moving_bias): over the last moving_bias_s, once there
+    # are moving_bias_min_s of data, if no still period has given one for moving_bias_after_s
+    moving_bias_s: float = 20.0
+    moving_bias_every_s: float = 2.0  # ... from stretches this long (one estimate per stretch)
+    moving_bias_min_s: float = 4.0
+    moving_bias_after_s: float = 120.0
     max_gap_s: float = 0.25
     smooth_s: float = 0.1
     artefacts: ArtefactParams = field(default_factory=ArtefactParams)  # knocks, hits: bridged
+    settle_s: float = 1.5  # "settled": over this long ...
+    settle_deg: float = 10.0  # ... each component of phi stays within this band (restless
+    #   sitting sways a joint by up to ±5° at 0.1–0.8 Hz without ever being still) ...
+    settle_turn_frac: float = 0.7  # ... and turns round: ends less than this fraction of the
+    #   band apart (a slow glide, halts and all, goes one way: its ends are the band)
+    settle_quiet_deg: float = 2.0  # ... unless it stays within this (quiet: no turn needed)
+    floor_tau_s: float = 5.0  # "floor": mean speed_s while settled (exponential, this time
+    #   constant of settled time): the speed a restless person keeps up between movements
+    restless_s: float = 5.0  # "restless": no still sample for this long
 
 
 _PIECE = 8192  # rows processed at a time (see StrapFrontEnd._process_in_pieces)
@@ -127,6 +145,12 @@ class StrapFrontEnd:
         "gap": (1, np.bool_),
         "gaps": (1, np.int64),  # gaps so far (cumulative), to ask "was there a gap since i?"
         "artefact": (1, np.bool_),  # the raw sample was an artefact (bridged: analysis/artefacts)
+        "settled": (1, np.bool_),  # the rotation about horizontal axes has stayed within
+        #   settle_deg over the last settle_s, turning round (swaying, not gliding)
+        "floor": (1, np.float64),  # background speed while settled (deg/s), see floor_tau_s
+        "restless": (1, np.bool_),  # no still sample for restless_s
+        "bias_moving": (1, np.bool_),  # the bias in use is not from a still period (none yet,
+        #   or the gravity-referenced estimate: its part along gravity is unknown)
     }
 
     def __init__(self, params: FrontEndParams | None = None, keep_s: float | None = None) -> None:
@@ -141,6 +165,7 @@ class StrapFrontEnd:
         self._smooth: Boxcar | None = None  # speed smoother over ``smooth_s``
         self.smooth_delay_s = 0.0
         self._phi_end = np.zeros((1, 3))  # phi at the last sample so far
+        self._phi_h_end = np.zeros((1, 3))  # ... and its horizontal-axes part
         self._gaps = 0
         self._last_t: float | None = None
         self._run = 0
@@ -223,6 +248,25 @@ class StrapFrontEnd:
         self._smooth = Boxcar(n_s, 3)
         self.smooth_delay_s = (n_s - 1) / (2.0 * self.rate_hz)
         self.screen = ArtefactScreen(self.rate_hz, self.p.artefacts)
+        self._n_settle = 2 * round(self.p.settle_s * self.rate_hz / 2) + 1  # odd
+        self._mb_min = max(2, round(self.p.moving_bias_min_s * self.rate_hz))
+        self._mb_after = round(self.p.moving_bias_after_s * self.rate_hz)
+        self._mb_sums = np.zeros(7)  # running Σ ĝ dt, Σ ω×ĝ dt (rad), gaps
+        self._mb_every = max(2, round(self.p.moving_bias_every_s * self.rate_hz))
+        self._mb_keep = max(1, round(self.p.moving_bias_s / self.p.moving_bias_every_s))
+        self._mb_mark: np.ndarray | None = None  # (sums, ĝ) at the last stretch end
+        self._mb_stretches: list[tuple[np.ndarray, np.ndarray]] = []  # normal-equation terms
+        self._rows = 0  # rows processed
+        self._last_still_row = None  # global row of the last still-based bias estimate
+        self._still_bias = np.zeros(3)
+        self._bias_moving = True  # no estimate yet
+        self._phi_tail = np.empty((0, 3))
+        a = float(np.exp(-1.0 / (self.p.floor_tau_s * self.rate_hz)))
+        self._floor_ba = (np.array([1.0 - a]), np.array([1.0, -a]))
+        self._floor_zi = np.zeros(1)
+        self._floor_last = 0.0
+        self._n_restless = round(self.p.restless_s * self.rate_hz)
+        self._last_still = -1  # global row of the last still sample (−1: none yet)
         self._screened(t, acc, gyro)
 
     def _process_in_pieces(
@@ -268,17 +312,46 @@ class StrapFrontEnd:
             due[k + 1 :] = self._due(run[k + 1 :])
         # the bias changes after each checkpoint: rows up to it use the previous estimate
         checkpoints = np.flatnonzero(due)
-        if len(checkpoints):
-            values = np.concatenate((self.bias[None, :], self._window_means(gyro, checkpoints)))
-            rows = np.diff(checkpoints, prepend=-1, append=n - 1)  # rows per bias value
+        still_values = self._window_means(gyro, checkpoints)
+        m_rows, m_values = self._moving_bias(gyro, m_a, dt, gap, checkpoints, still_values)
+        if len(checkpoints) or len(m_rows):
+            rows_all = np.concatenate((checkpoints, m_rows))
+            order = np.argsort(rows_all, kind="stable")
+            cps = rows_all[order]
+            values = np.concatenate(
+                (self.bias[None, :], np.vstack((still_values, m_values))[order])
+            )
+            moving = np.r_[np.zeros(len(checkpoints), bool), np.ones(len(m_rows), bool)][order]
+            kinds = np.concatenate(([self._bias_moving], moving))
+            rows = np.diff(cps, prepend=-1, append=n - 1)  # rows per bias value
             w = gyro - np.repeat(values, rows, axis=0)
+            bias_moving = np.repeat(kinds, rows)
             self.bias = values[-1]
+            self._bias_moving = bool(kinds[-1])
         else:  # moving: one bias for the whole piece
             w = gyro - self.bias
+            bias_moving = np.full(n, self._bias_moving)
+        if len(checkpoints):
+            self._last_still_row = self._rows + int(checkpoints[-1])
+            self._still_bias = still_values[-1]
+        self._rows += n
         self._run = int(run[-1])
         # the running integral, summed left to right from the carried end: any cut, same bits
         phi = np.cumsum(np.concatenate((self._phi_end, w * dt[:, None])), axis=0)[1:]
         self._phi_end = phi[-1:]
+        # the rotation about horizontal axes only (rate along gravity removed sample by
+        # sample): what "settled" looks at, immune to a bias along gravity nobody can see
+        up = m_a / np.maximum(row_norm(m_a), 1e-9)[:, None]
+        w_h = w - _row_sum(w * up)[:, None] * up
+        phi_h = np.cumsum(np.concatenate((self._phi_h_end, w_h * dt[:, None])), axis=0)[1:]
+        self._phi_h_end = phi_h[-1:]
+        settled = self._settled(phi_h)
+        speed_s = row_norm(self._smooth(w))
+        floor = self._floor(speed_s, settled)
+        gi = self._rows - n + np.arange(n)  # global rows (self._rows already counts these)
+        last = np.maximum.accumulate(np.where(still, gi, self._last_still))
+        self._last_still = int(last[-1])
+        restless = np.where(last < 0, gi + 1, gi - last) > self._n_restless
         gaps = self._gaps + np.cumsum(gap)
         self._gaps = int(gaps[-1])
         self._gyro_tail = np.concatenate((self._gyro_tail, gyro))[-(self._bias_win - 1) :]
@@ -286,7 +359,7 @@ class StrapFrontEnd:
             t=t,
             acc=acc,
             w=w,
-            speed_s=row_norm(self._smooth(w)),
+            speed_s=speed_s,
             still=still,
             still_run=run,
             phi=phi,
@@ -294,7 +367,117 @@ class StrapFrontEnd:
             gap=gap,
             gaps=gaps,
             artefact=art,
+            settled=settled,
+            floor=floor,
+            restless=restless,
+            bias_moving=bias_moving,
         )
+
+    def _floor(self, speed_s: np.ndarray, settled: np.ndarray) -> np.ndarray:
+        """Exponential mean of the speed over settled rows, held over the others (lfilter
+        with carried state: any chunking, same bits)."""
+        b, a = self._floor_ba
+        idx = np.flatnonzero(settled)
+        if not len(idx):  # (lfilter returns a wrong final state for an empty input)
+            return np.full(len(speed_s), self._floor_last)
+        y, self._floor_zi = lfilter(b, a, speed_s[idx], zi=self._floor_zi)
+        pos = np.searchsorted(idx, np.arange(len(speed_s)), side="right") - 1
+        out = np.where(pos >= 0, y[np.maximum(pos, 0)] if len(y) else 0.0, self._floor_last)
+        if len(y):
+            self._floor_last = float(y[-1])
+        return out
+
+    def _settled(self, phi: np.ndarray) -> np.ndarray:
+        """Has phi stayed within ``settle_deg`` (each component) over the trailing
+        ``settle_s``? From the carried tail, so any chunking gives the same answer."""
+        n = self._n_settle
+        x = np.concatenate((self._phi_tail, phi))
+        self._phi_tail = x[-(n - 1) :] if n > 1 else x[:0]
+        hi = maximum_filter1d(x, n, axis=0, origin=n // 2, mode="nearest")
+        lo = minimum_filter1d(x, n, axis=0, origin=n // 2, mode="nearest")
+        m = len(x) - len(phi)
+        spread = (hi - lo)[m:]
+        first = x[np.maximum(np.arange(m, len(x)) - (n - 1), 0)]
+        net = np.abs(x[m:] - first)
+        # within the band, and not a slow glide: a glide goes one way (net = spread), sway
+        # turns round within the window (or the strap is quiet, below the noise band)
+        band = spread.max(axis=1)
+        swaying = (net <= self.p.settle_turn_frac * spread).all(axis=1)
+        return (band <= self.p.settle_deg) & (swaying | (band <= self.p.settle_quiet_deg))
+
+    def _moving_bias(
+        self,
+        gyro: np.ndarray,
+        m_a: np.ndarray,
+        dt: np.ndarray,
+        gap: np.ndarray,
+        still_rows: np.ndarray,
+        still_values: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gyro bias without stillness, against gravity: checkpoint rows and values.
+
+        Gravity is fixed in the world, so in the sensor frame its direction ĝ (the
+        accelerometer's mean over ``window_s``, normalised) turns as dĝ/dt = −(ω − b) × ĝ.
+        Integrated over a stretch k of ``moving_bias_every_s``: b × G_k = d_k with
+        G_k = ∫ĝ dt and d_k = Δĝ + ∫ω × ĝ dt. Each stretch constrains the bias perpendicular
+        to its mean gravity direction; stretches in different orientations (the shin during
+        reps) constrain all of it. The estimate is the least-squares solution over the last
+        ``moving_bias_s`` (normal equations Σ(|G_k|²I − G_kG_kᵀ) b = Σ G_k × d_k), pulled
+        towards the last still-period estimate (else 0) along any direction the stretches do
+        not constrain (ridge, 2 % of the mean eigenvalue). Error: the accelerometer's linear
+        acceleration at the stretch ends (a few degrees), which telescopes along a steady
+        direction: ~0.2 deg/s over 20 s. Used only where no still period gave an estimate
+        for ``moving_bias_after_s``.
+        """
+        n = len(gyro)
+        norm = np.maximum(row_norm(m_a), 1e-9)
+        g = m_a / norm[:, None]
+        wr = np.radians(gyro)
+        cross = np.empty_like(g)
+        cross[:, 0] = wr[:, 1] * g[:, 2] - wr[:, 2] * g[:, 1]
+        cross[:, 1] = wr[:, 2] * g[:, 0] - wr[:, 0] * g[:, 2]
+        cross[:, 2] = wr[:, 0] * g[:, 1] - wr[:, 1] * g[:, 0]
+        inc = np.concatenate((g * dt[:, None], cross * dt[:, None], gap[:, None]), axis=1)
+        sums = np.cumsum(np.concatenate((self._mb_sums[None, :], inc)), axis=0)[1:]
+        gi = self._rows + np.arange(n)  # global rows
+        ends = np.flatnonzero((gi + 1) % self._mb_every == 0)
+        rows_out, values = [], []
+        for k in ends:
+            row = np.concatenate((sums[k], g[k]))
+            start = self._mb_mark
+            self._mb_mark = row
+            if start is None or row[6] != start[6]:  # first stretch, or a gap in it
+                continue
+            G = row[0:3] - start[0:3]
+            d = row[7:10] - start[7:10] + row[3:6] - start[3:6]
+            gg = float(G @ G)
+            self._mb_stretches.append((gg * np.eye(3) - np.outer(G, G), np.cross(G, d)))
+            del self._mb_stretches[: -self._mb_keep]
+            if self._rows + k < self._mb_min:
+                continue
+            last = self._last_still_row
+            if len(still_rows) and still_rows[0] <= k:
+                last = self._rows + int(still_rows[np.searchsorted(still_rows, k, "right") - 1])
+            if last is not None and self._rows + k - last <= self._mb_after:
+                continue  # a still period gave a recent estimate
+            prior = self._still_bias
+            if len(still_rows) and still_rows[0] <= k:
+                prior = still_values[np.searchsorted(still_rows, k, "right") - 1]
+            a = sum(x[0] for x in self._mb_stretches)
+            y = sum(x[1] for x in self._mb_stretches)
+            lam = 0.02 * float(np.trace(a)) / 3.0 + 1e-12
+            b = np.linalg.solve(a + lam * np.eye(3), y + lam * np.radians(prior))
+            rows_out.append(k)
+            values.append(np.degrees(b))
+        self._mb_sums = sums[-1]
+        if not rows_out:
+            return np.empty(0, dtype=np.int64), np.empty((0, 3))
+        return np.array(rows_out, dtype=np.int64), np.array(values)
+
+    @property
+    def settle_rows(self) -> int:
+        """Rows of the "settled" window (odd)."""
+        return self._n_settle
 
     @property
     def bias_ready(self) -> bool:

@@ -22,6 +22,9 @@ class RepParams:
     return_min_deg: float = 6.0  # the knee is back when within max(this, return_frac·peak) ...
     return_frac: float = 0.15  # ... of where it started (halts stop at ≥ 25 % of the range)
     onset_dps: float = 1.0  # movement onset/end: angular speed crosses this (noise ≈ 0.2 deg/s)
+    floor_k: float = 2.0  # restless (no still sample for FrontEndParams.restless_s): onsets
+    #   and ends are where the speed crosses max(onset_dps, floor_k × the strap's background
+    #   speed while settled), not onset_dps, which restless sitting never goes below
     onset_extrapolate_max_s: float = 0.4  # a smooth start (speed ∝ t²) is extrapolated back to
     #   zero speed by at most this (minimum-jerk glides of 1.5–4 s start 0.1–0.3 s before
     #   crossing onset_dps; a longer shift would be extrapolating noise)
@@ -42,6 +45,9 @@ class RepParams:
     #   mid-glide, 0.3–0.7 s) or went out again by start_deg (the next rep began)
     abandon_s: float = 0.8  # a candidate smaller than min_rom_deg whose knee then stays still
     #   this long was a shift of the rest (a seat slide): the rest is re-zeroed there
+    max_calm_s: float = 10.0  # a rep-sized candidate whose knee then stays still (or swaying
+    #   in place) this long without coming back was not a rep (a seat shift, a leg put up):
+    #   the rest is re-zeroed there (holds at end range last 1–6 s)
     max_active_s: float = 60.0  # a candidate out longer than this is dropped and the rest
     #   re-zeroed where the knee is (holds last 2–6 s; a knee out for a minute is not a rep)
     max_return_s: float = 15.0  # a rep whose knee is back but never comes to rest ends this

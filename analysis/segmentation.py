@@ -161,6 +161,7 @@ class _Candidate:
     open_i: int = -1  # where the candidate opened (E passed start_deg, or the valley)
     valley: float = np.inf  # lowest E since the current peak
     quiet_run: int = 0  # samples the knee has been quiet up to the cursor
+    settled_run: int = 0  # ... and settled
 
 
 class RepDetector:
@@ -181,6 +182,7 @@ class RepDetector:
         self._head_decided_s = -np.inf
         self.axis_sum = np.zeros(3)  # sum of accepted reps' extension axes
         self.rejected: list[Rejected] = []
+        self._restart_at = -1  # set by _validate: start again from this row
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -200,7 +202,13 @@ class RepDetector:
         base = cols.base
         phi_all = cols.get("phi")
         phi = phi_all[c - base : r - base]
-        e = row_norm(phi - phi_all[anchor - base])
+        d = phi - phi_all[anchor - base]
+        restless = cols.get("bias_moving")[c - base : r - base]
+        if restless.any():
+            # restless (bias from gravity: its vertical part unknown): only the rotation about
+            # horizontal axes counts, which is what a knee does
+            d = np.where(restless[:, None], _horizontal(d, cols.get("acc_mean")[anchor - base]), d)
+        e = row_norm(d)
         gaps_all = cols.get("gaps")
         gapped = gaps_all[c - base : r - base] > gaps_all[anchor - base]
         if gapped.any():
@@ -259,9 +267,16 @@ class RepDetector:
         run = cols.get("still_run", c, r)
         # rest: still for a while (variance) and not turning right now (speed); the variance
         # window lags a slow onset, the speed test does not
-        slow = cols.get("speed_s", c, r) < self.p.onset_dps
-        rest = (run >= self._n(self.p.anchor_still_s)) & slow
-        mark = np.where(rest, np.arange(c, r), -1)
+        slow = cols.get("speed_s", c, r) < _levels(self.shin, self.p, c, r)
+        # ... or, for someone who is never still, settled: the knee has stayed within a few
+        # degrees for the last 0.4 s (sway, not a glide)
+        # (the rest is then where that window began: a glide leaving the band has not yet
+        # moved the rest)
+        still_rest = (run >= self._n(self.p.anchor_still_s)) & slow
+        settled = cols.get("settled", c, r)
+        idx = np.arange(c, r)
+        back = self.shin.settle_rows - 1
+        mark = np.where(still_rest, idx, np.where(settled, np.maximum(idx - back, cols.base), -1))
         eff = np.maximum.accumulate(np.maximum(mark, self.anchor_i))
         if eff[-1] < 0:
             self.cursor = r
@@ -295,14 +310,20 @@ class RepDetector:
         back = (e < thr) & went_out
         # the lowest E since the latest peak, and how long the knee has been quiet
         valley = _valley_since_peak(e, peak_run, cand.valley)
-        quiet = _run_lengths(cols.get("speed_s", c, r) < p.onset_dps, cand.quiet_run)
+        quiet = _run_lengths(
+            cols.get("speed_s", c, r) < _levels(self.shin, p, c, r), cand.quiet_run
+        )
         rep_sized = peak_run >= p.min_rom_deg
         came_back = rep_sized & (
             peak_run - valley >= np.maximum(p.min_rom_deg, p.short_back_frac * peak_run)
         )
         again = came_back & (e - valley > p.start_deg)  # stopped short, and the next rep began
-        stopped = came_back & (quiet >= self._n(p.short_stop_s)) & (e - valley < p.return_min_deg)
-        shifted = ~rep_sized & (quiet >= self._n(p.abandon_s))  # a slide: a new rest
+        # still, or settled (restless: swaying within a few degrees, not going anywhere)
+        calm_settled = _run_lengths(cols.get("settled", c, r), cand.settled_run)
+        calm = np.maximum(quiet, calm_settled)
+        stopped = came_back & (calm >= self._n(p.short_stop_s)) & (e - valley < p.return_min_deg)
+        shifted = ~rep_sized & (calm >= self._n(p.abandon_s))  # a slide: a new rest
+        shifted |= rep_sized & ~came_back & (calm >= self._n(p.max_calm_s))
         t_open = float(cols.at("t", max(cand.open_i, cols.base)))
         timeout = cols.get("t", c, r) - t_open > p.max_active_s
         k, cand.peak, j = track_peak(e, cand.peak, back | again | stopped | shifted | timeout)
@@ -310,6 +331,7 @@ class RepDetector:
             cand.peak_i = c + j
         if k is None:
             cand.valley, cand.quiet_run = float(valley[-1]), int(quiet[-1])
+            cand.settled_run = int(calm_settled[-1])
             self.cursor = r
             return
         x = c + k
@@ -350,7 +372,7 @@ class RepDetector:
         # signed along the rep's own extension: a knee that comes back past its start (the rep
         # after a short one returns to the old rest) is back, not going out again
         e = self._along(lo, r)
-        quiet = cols.get("speed_s", lo, r) < p.onset_dps
+        quiet = cols.get("speed_s", lo, r) < _levels(self.shin, p, lo, r)
         ended = (_run_length(quiet) >= need) & (e < cand.thr)
         rise = e > p.start_deg
         t_back = float(cols.at("t", max(cand.return_i, cols.base)))
@@ -389,6 +411,12 @@ class RepDetector:
         v = phi_all[cand.peak_i - base] - rest
         u = v / max(float(np.linalg.norm(v)), 1e-12)
         d = phi_all[c - base : r - base] - rest
+        restless = cols.get("bias_moving")[c - base : r - base]
+        if restless.any():
+            up = cols.get("acc_mean")[self.anchor_i - base]
+            d = np.where(restless[:, None], _horizontal(d, up), d)
+            v = _horizontal(v[None, :], up)[0]
+            u = v / max(float(np.linalg.norm(v)), 1e-12)
         s = d[:, 0] * u[0] + d[:, 1] * u[1] + d[:, 2] * u[2]
         gaps_all = cols.get("gaps")
         gapped = gaps_all[c - base : r - base] > gaps_all[self.anchor_i - base]
@@ -401,13 +429,13 @@ class RepDetector:
     def _onset_backtrack(self, lo: int, x: int) -> int:
         """Knee onset sample: the first of the final run in [lo, x] at or above ``onset_dps``."""
         speed = self.shin.cols.get("speed_s", lo, x + 1)  # type: ignore[union-attr]
-        slow = np.flatnonzero(speed < self.p.onset_dps)
+        slow = np.flatnonzero(speed < _levels(self.shin, self.p, lo, x + 1))
         return lo + int(slow[-1]) + 1 if len(slow) else lo
 
     def _end_backtrack(self, lo: int, k: int) -> int:
         """Knee end sample: the last in [lo, k] at or above ``onset_dps``."""
         speed = self.shin.cols.get("speed_s", lo, k + 1)  # type: ignore[union-attr]
-        fast = np.flatnonzero(speed >= self.p.onset_dps)
+        fast = np.flatnonzero(speed >= _levels(self.shin, self.p, lo, k + 1))
         return lo + int(fast[-1]) if len(fast) else lo
 
     def _knee_time(self, i: int, rising: bool) -> float:
@@ -426,9 +454,10 @@ class RepDetector:
         if b - a < 2:
             return t_knee
         speed = h.cols.get("speed_s")[a:b]
-        if speed[-1] < self.p.onset_dps:
+        level = _levels(h, self.p, h.cols.base + a, h.cols.base + b)
+        if speed[-1] < level[-1]:
             return t_knee
-        slow = np.flatnonzero(speed < self.p.onset_dps)
+        slow = np.flatnonzero(speed < level)
         i = a + (int(slow[-1]) + 1 if len(slow) else 0)
         return min(t_knee, max(_refined(h, h.cols.base + i, self.p, True), lo_t))
 
@@ -461,7 +490,7 @@ class RepDetector:
         a = int(np.searchsorted(ht, t_knee_end, side="left"))
         b = int(np.searchsorted(ht, min(limit, t_ready), side="right"))
         if b > a:
-            quiet = h.cols.get("speed_s")[a:b] < p.onset_dps
+            quiet = h.cols.get("speed_s")[a:b] < _levels(h, p, h.cols.base + a, h.cols.base + b)
             need = max(1, round(p.head_rest_s * h.rate))
             k = _first(_run_length(quiet) >= need)
             if k is not None:
@@ -487,12 +516,17 @@ class RepDetector:
             return None
         end_s = max(t_knee_end, head_end)
         decided = max(float(cols.at("t", min(cand.confirm_i, cols.end - 1))), self._head_decided_s)
+        self._restart_at = -1
         seg = self._validate(cand, end_s, decided)
         next_onset = cand.confirm_i
         self.anchor_i = cand.confirm_i
         self.cand = None
         self.state = "idle"
         self.cursor = cand.confirm_i + 1
+        if self._restart_at >= 0:
+            self.anchor_i = self._restart_at
+            self.cursor = self._restart_at + 1
+            return None
         if cand.continuing:  # the next rep is already under way from the valley
             t_on = max(float(cols.at("t", next_onset)), end_s)
             self.cand = _Candidate(t_on, t_on, next_onset, open_i=next_onset)
@@ -519,6 +553,12 @@ class RepDetector:
             return None
         known = self.knee_axis
         off_axis = float(angle_deg(axis, known)) if known is not None else 0.0
+        if off_axis > 180.0 - p.axis_tol_deg:
+            # the knee flexed from the anchor: it was not at rest there (a rest re-zeroed at
+            # end range); its lowest point is the rest, and the detector starts again from it
+            self.rejected.append(Rejected(cand.start_s, end_s, "flexion: rest re-zeroed"))
+            self._restart_at = cand.peak_i
+            return None
         if off_axis > p.axis_tol_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, "not about the knee axis"))
             return None
@@ -551,6 +591,24 @@ class RepDetector:
         )
 
 
+def _horizontal(d: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Rows of ``d`` (N×3) without their component along ``up`` (one vector, or N×3)."""
+    u = up / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-12)
+    along = (d * u).sum(axis=-1, keepdims=True)
+    return d - along * u
+
+
+def _levels(fe: StrapFrontEnd, p: RepParams, a: int, b: int) -> np.ndarray:
+    """The speed (deg/s) below which a strap counts as not moving, rows [a, b): onset_dps, or
+    for a restless strap floor_k × its background speed if that is higher."""
+    cols = fe.cols
+    assert cols is not None
+    floor = cols.get("floor", a, b)
+    return np.where(
+        cols.get("restless", a, b), np.maximum(p.onset_dps, p.floor_k * floor), p.onset_dps
+    )
+
+
 def _lever_ok(
     fe: StrapFrontEnd, a: int, b: int, anchor: int, axis: np.ndarray, p: RepParams
 ) -> bool:
@@ -574,5 +632,6 @@ def _refined(fe: StrapFrontEnd, i: int, p: RepParams, rising: bool) -> float:
     hi = min(cols.end, i + half + 1)
     t = cols.get("t", lo, hi)
     v = cols.get("speed_s", lo, hi)
-    onset = quadratic_onset(t, v, i - lo, p.onset_dps, rising, p.onset_extrapolate_max_s)
+    level = float(_levels(fe, p, i, i + 1)[0])
+    onset = quadratic_onset(t, v, i - lo, level, rising, p.onset_extrapolate_max_s)
     return onset - fe.smooth_delay_s
