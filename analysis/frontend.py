@@ -33,7 +33,7 @@ from scipy.signal import lfilter
 
 from analysis.artefacts import ArtefactParams, ArtefactScreen
 from analysis.errors import AnalysisError
-from analysis.vectors import row_norm
+from analysis.vectors import angle_deg, row_norm
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class FrontEndParams:
     first_rate_dps: float = 8.0
     bias_window_s: float = 1.0
     bias_every_s: float = 0.5
+    still_tilt_deg: float = 0.5  # ... and only if gravity's direction moved less than this
+    #   over the bias window (slow restless sway can pass the variance test; noise moves the
+    #   0.25 s mean by < 0.15°)
     # without stillness (restless sitting), the bias is estimated against gravity (see
     # StrapFrontEnd._moving_bias): over the last moving_bias_s, once there
     # are moving_bias_min_s of data, if no still period has given one for moving_bias_after_s
@@ -174,6 +177,7 @@ class StrapFrontEnd:
         self._bias_every = 1
         self.screen: ArtefactScreen | None = None
         self.started_s: float | None = None  # time of the sample that completed the warm-up
+        self.first_bias_row: int | None = None  # global row from which a bias estimate is used
 
     @property
     def ready(self) -> bool:
@@ -243,6 +247,7 @@ class StrapFrontEnd:
         self._bias_win = max(self._win, round(self.p.bias_window_s * self.rate_hz))
         self._bias_every = max(1, round(self.p.bias_every_s * self.rate_hz))
         self._gyro_tail = np.empty((0, 3))  # the last bias window − 1 raw gyro samples
+        self._am_tail = np.empty((0, 3))  # the last bias window of acc_mean
         self._window_mean_of = Boxcar(self._win, 12)
         n_s = max(1, round(self.p.smooth_s * self.rate_hz))
         self._smooth = Boxcar(n_s, 3)
@@ -302,7 +307,18 @@ class StrapFrontEnd:
         n = len(t)
         still = quiet & self._rate_ok(m_g)
         run = _run_lengths(still, self._run)
+        # gravity's direction at each row and bias_window_s before it: a bias window in which
+        # the strap tilted (slow sway passes the variance test) is not used for the bias
+        am = np.concatenate((self._am_tail, m_a))
+        self._am_tail = am[-self._bias_win :]
+        off = len(am) - n
+
+        def steady(ks: np.ndarray) -> np.ndarray:
+            back = am[np.maximum(off + ks - self._bias_win + 1, 0)]
+            return angle_deg(am[off + ks], back) < p.still_tilt_deg
+
         due = self._due(run)
+        due[due] = steady(np.flatnonzero(due))
         if self._b0 is None and due.any():
             # the first bias estimate fixes the rate test from the next sample on
             k = int(np.argmax(due))
@@ -310,6 +326,8 @@ class StrapFrontEnd:
             still[k + 1 :] = quiet[k + 1 :] & self._rate_ok(m_g[k + 1 :])
             run[k + 1 :] = _run_lengths(still[k + 1 :], int(run[k]))
             due[k + 1 :] = self._due(run[k + 1 :])
+            later = np.flatnonzero(due[k + 1 :]) + k + 1
+            due[later] = steady(later)
         # the bias changes after each checkpoint: rows up to it use the previous estimate
         checkpoints = np.flatnonzero(due)
         still_values = self._window_means(gyro, checkpoints)
@@ -331,6 +349,9 @@ class StrapFrontEnd:
         else:  # moving: one bias for the whole piece
             w = gyro - self.bias
             bias_moving = np.full(n, self._bias_moving)
+        if self.first_bias_row is None and (len(checkpoints) or len(m_rows)):
+            first = min(int(x[0]) for x in (checkpoints, m_rows) if len(x))
+            self.first_bias_row = self._rows + first + 1  # the first row that uses it
         if len(checkpoints):
             self._last_still_row = self._rows + int(checkpoints[-1])
             self._still_bias = still_values[-1]

@@ -43,11 +43,10 @@ class RepParams:
     #   slide) still came back this fraction of its range, and at least min_rom_deg ...
     short_stop_s: float = 1.0  # ... and then stayed still this long (longer than any halt
     #   mid-glide, 0.3–0.7 s) or went out again by start_deg (the next rep began)
-    abandon_s: float = 0.8  # a candidate smaller than min_rom_deg whose knee then stays still
-    #   this long was a shift of the rest (a seat slide): the rest is re-zeroed there
-    max_calm_s: float = 10.0  # a rep-sized candidate whose knee then stays still (or swaying
-    #   in place) this long without coming back was not a rep (a seat shift, a leg put up):
-    #   the rest is re-zeroed there (holds at end range last 1–6 s)
+    max_calm_s: float = 10.0  # a candidate whose knee then stays still (or sways in place)
+    #   this long without coming back was not a rep (a seat slide, a leg put up): the rest is
+    #   re-zeroed there (holds at end range last 1–6 s; a slide followed by a rep is handled
+    #   by the return rules above and in the detector's returning state)
     max_active_s: float = 60.0  # a candidate out longer than this is dropped and the rest
     #   re-zeroed where the knee is (holds last 2–6 s; a knee out for a minute is not a rep)
     max_return_s: float = 15.0  # a rep whose knee is back but never comes to rest ends this

@@ -322,8 +322,7 @@ class RepDetector:
         calm_settled = _run_lengths(cols.get("settled", c, r), cand.settled_run)
         calm = np.maximum(quiet, calm_settled)
         stopped = came_back & (calm >= self._n(p.short_stop_s)) & (e - valley < p.return_min_deg)
-        shifted = ~rep_sized & (calm >= self._n(p.abandon_s))  # a slide: a new rest
-        shifted |= rep_sized & ~came_back & (calm >= self._n(p.max_calm_s))
+        shifted = ~came_back & (calm >= self._n(p.max_calm_s))  # the rest has moved
         t_open = float(cols.at("t", max(cand.open_i, cols.base)))
         timeout = cols.get("t", c, r) - t_open > p.max_active_s
         k, cand.peak, j = track_peak(e, cand.peak, back | again | stopped | shifted | timeout)
@@ -373,20 +372,32 @@ class RepDetector:
         # after a short one returns to the old rest) is back, not going out again
         e = self._along(lo, r)
         quiet = cols.get("speed_s", lo, r) < _levels(self.shin, p, lo, r)
-        ended = (_run_length(quiet) >= need) & (e < cand.thr)
+        # at rest: quiet for confirm_s, or settled (swaying in place: never quiet)
+        settled = cols.get("settled", lo, r)
+        ended = ((_run_length(quiet) >= need) | settled) & (e < cand.thr)
         rise = e > p.start_deg
+        # ... or, for a candidate too small to be a rep, past its start the other way: it was
+        # a shift of the rest (a seat slide) and a movement from the new rest is under way
+        over = (e < -p.return_min_deg) & (cand.peak < p.min_rom_deg)
         t_back = float(cols.at("t", max(cand.return_i, cols.base)))
         late = cols.get("t", lo, r) - t_back > p.max_return_s
         off = c - lo
         k_end, k_rise, k_late = _first(ended[off:]), _first(rise[off:]), _first(late[off:])
-        firsts = [k for k in (k_end, k_rise, k_late) if k is not None]
+        k_over = _first(over[off:])
+        firsts = [k for k in (k_end, k_rise, k_late, k_over) if k is not None]
         if not firsts:
             self.cursor = r
             return
         k = min(firsts)
-        if k == k_end:
+        if k == k_over and k != k_end:
+            # ends where that movement began; the next candidate starts from there
+            onset = self._onset_backtrack(max(cand.peak_i, cols.base), c + k_over)
+            cand.knee_end_i, cand.confirm_i, cand.continuing = onset, onset, True
+            cand.knee_end_s = float(cols.at("t", onset))
+        elif k == k_end:
             x = c + k_end
-            cand.knee_end_i = self._end_backtrack(cand.return_i, x)
+            swaying = bool(settled[off + k_end]) and not quiet[off + k_end]
+            cand.knee_end_i = self._end_backtrack(cand.return_i, x, swaying)
             cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
             cand.confirm_i = x
         else:  # the next rep began from the valley, or the knee never settled: end at it
@@ -432,10 +443,16 @@ class RepDetector:
         slow = np.flatnonzero(speed < _levels(self.shin, self.p, lo, x + 1))
         return lo + int(slow[-1]) + 1 if len(slow) else lo
 
-    def _end_backtrack(self, lo: int, k: int) -> int:
-        """Knee end sample: the last in [lo, k] at or above ``onset_dps``."""
-        speed = self.shin.cols.get("speed_s", lo, k + 1)  # type: ignore[union-attr]
-        fast = np.flatnonzero(speed >= _levels(self.shin, self.p, lo, k + 1))
+    def _end_backtrack(self, lo: int, k: int, swaying: bool = False) -> int:
+        """Knee end sample: the last in [lo, k] at or above ``onset_dps`` (``swaying``: above
+        floor_k × the background speed, whatever ``restless`` says)."""
+        cols = self.shin.cols
+        assert cols is not None
+        speed = cols.get("speed_s", lo, k + 1)
+        level = _levels(self.shin, self.p, lo, k + 1)
+        if swaying:
+            level = np.maximum(level, self.p.floor_k * cols.get("floor", lo, k + 1))
+        fast = np.flatnonzero(speed >= level)
         return lo + int(fast[-1]) if len(fast) else lo
 
     def _knee_time(self, i: int, rising: bool) -> float:
