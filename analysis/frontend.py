@@ -310,12 +310,17 @@ class StrapFrontEnd:
         # gravity's direction at each row and bias_window_s before it: a bias window in which
         # the strap tilted (slow sway passes the variance test) is not used for the bias
         am = np.concatenate((self._am_tail, m_a))
-        self._am_tail = am[-self._bias_win :]
+        self._am_tail = am[-(self._bias_win + 1) :]
         off = len(am) - n
 
         def steady(ks: np.ndarray) -> np.ndarray:
-            back = am[np.maximum(off + ks - self._bias_win + 1, 0)]
-            return angle_deg(am[off + ks], back) < p.still_tilt_deg
+            # gravity's direction everywhere in the window within still_tilt_deg of its end
+            # (means lag by half the stillness window: rows k − bias_win … k span it)
+            if not len(ks):
+                return np.zeros(0, dtype=bool)
+            j = np.maximum(off + ks[:, None] - np.arange(0, self._bias_win + 1, 4)[None, :], 0)
+            tilt = angle_deg(am[j], am[off + ks][:, None, :])
+            return tilt.max(axis=1) < p.still_tilt_deg
 
         due = self._due(run)
         due[due] = steady(np.flatnonzero(due))

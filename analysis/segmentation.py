@@ -211,12 +211,20 @@ class RepDetector:
         e = row_norm(d)
         gaps_all = cols.get("gaps")
         gapped = gaps_all[c - base : r - base] > gaps_all[anchor - base]
+        # from a rest before the gyro's bias was known (someone restless from the start), the
+        # integrated rate has drifted: the accelerometer's tilt stands in, as across a gap
+        gapped = gapped | self._before_bias(anchor)
         if gapped.any():
             acc_all = cols.get("acc_mean")
             rows = np.broadcast_to(np.asarray(anchor) - base, (r - c,))
             tilt = angle_deg(acc_all[c - base : r - base], acc_all[rows])
             e = np.where(gapped, tilt, e)
         return e
+
+    def _before_bias(self, anchor: np.ndarray | int) -> np.ndarray | bool:
+        """Is the anchor row before the first row that used a gyro-bias estimate?"""
+        fb = self.shin.first_bias_row
+        return np.asarray(anchor) < fb if fb is not None else np.ones_like(anchor, dtype=bool)
 
     # -- main loop -------------------------------------------------------------------------------
 
@@ -431,6 +439,7 @@ class RepDetector:
         s = d[:, 0] * u[0] + d[:, 1] * u[1] + d[:, 2] * u[2]
         gaps_all = cols.get("gaps")
         gapped = gaps_all[c - base : r - base] > gaps_all[self.anchor_i - base]
+        gapped = gapped | self._before_bias(self.anchor_i)
         if gapped.any():
             s = np.where(gapped, self._excursion(c, r, self.anchor_i), s)
         return s
@@ -563,6 +572,8 @@ class RepDetector:
             self.rejected.append(Rejected(cand.start_s, end_s, f"range {cand.peak:.0f}°"))
             return None
         v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
+        if bool(self._before_bias(self.anchor_i)):  # drifted: the axis gravity turned about
+            v = np.cross(cols.at("acc_mean", cand.peak_i), cols.at("acc_mean", self.anchor_i))
         axis = v / max(np.linalg.norm(v), 1e-12)
         tilt = abs(90.0 - float(angle_deg(axis, cols.at("acc_mean", self.anchor_i))))
         if tilt > p.max_axis_tilt_deg:
