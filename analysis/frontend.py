@@ -61,11 +61,13 @@ class FrontEndParams:
     max_gap_s: float = 0.25
     smooth_s: float = 0.1
     artefacts: ArtefactParams = field(default_factory=ArtefactParams)  # knocks, hits: bridged
-    settle_s: float = 1.5  # "settled": over this long ...
+    settle_s: float = 2.5  # "settled": over this long ...
     settle_deg: float = 10.0  # ... each component of phi stays within this band (restless
     #   sitting sways a joint by up to ±5° at 0.1–0.8 Hz without ever being still) ...
     settle_turn_frac: float = 0.7  # ... and turns round: ends less than this fraction of the
     #   band apart (a slow glide, halts and all, goes one way: its ends are the band)
+    settle_net_deg: float = 4.0  # ... and ends at most this far from where the window began
+    #   (a slow glide moves more in 1.5 s, even with a halt in it)
     settle_quiet_deg: float = 2.0  # ... unless it stays within this (quiet: no turn needed)
     floor_tau_s: float = 5.0  # "floor": mean speed_s while settled (exponential, this time
     #   constant of settled time): the speed a restless person keeps up between movements
@@ -428,7 +430,9 @@ class StrapFrontEnd:
         # within the band, and not a slow glide: a glide goes one way (net = spread), sway
         # turns round within the window (or the strap is quiet, below the noise band)
         band = spread.max(axis=1)
-        swaying = (net <= self.p.settle_turn_frac * spread).all(axis=1)
+        swaying = (net <= np.minimum(self.p.settle_turn_frac * spread, self.p.settle_net_deg)).all(
+            axis=1
+        )
         return (band <= self.p.settle_deg) & (swaying | (band <= self.p.settle_quiet_deg))
 
     def _moving_bias(

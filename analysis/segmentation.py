@@ -662,4 +662,5 @@ def _refined(fe: StrapFrontEnd, i: int, p: RepParams, rising: bool) -> float:
     v = cols.get("speed_s", lo, hi)
     level = float(_levels(fe, p, i, i + 1)[0])
     onset = quadratic_onset(t, v, i - lo, level, rising, p.onset_extrapolate_max_s)
-    return onset - fe.smooth_delay_s
+    # not before the window (the extrapolation stays inside it, except at the first sample)
+    return max(onset - fe.smooth_delay_s, float(t[0]))
