@@ -24,7 +24,7 @@ from analysis.frontend import FrontEndParams, StrapFrontEnd
 from analysis.metrics import HeadEvidence, compute_rep
 from analysis.params import RepParams
 from analysis.results import AnalysisEvent, AnalysisResult, AnalyzerStatus, Rep
-from analysis.segmentation import RepDetector, _first, track_peak
+from analysis.segmentation import RepDetector, RepSegment, _first, track_peak
 from analysis.vectors import angle_deg, row_norm
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class AngleInputs:
     axis: np.ndarray
     ref_acc: np.ndarray
     zero_i: int
-    zero_source: str  # "calibration" or "first_samples"
+    zero_source: str  # "calibration", "first_rep" (the rest before it) or "first_samples"
     rate_hz: float
 
 
@@ -222,6 +222,9 @@ class OnlineAnalyzer:
         self.calibration = CalibrationTracker(self.p, self.fe["shin"], head)
         self.head_direction = HeadDirection()
         self.reps: list[Rep] = []
+        self._segments: list[RepSegment] = []  # where each rep is (to score it again)
+        self._evidence: HeadEvidence | None = None
+        self.revisions = 0  # reps scored again since the start (the dashboard redraws them)
         self._decided_s: list[float] = []
         self._events: list[AnalysisEvent] = []
         self.display_angles = display_angles  # False: no causal display angles (offline)
@@ -315,6 +318,12 @@ class OnlineAnalyzer:
 
     # -- internals -----------------------------------------------------------------------------
 
+    @property
+    def analysed_to_s(self) -> float:
+        """The data time the analysis has decided up to: the latest every connected strap's
+        front-end has processed (it holds back the newest 25 ms for the artefact screen)."""
+        return self._t_ready()
+
     def _t_ready(self) -> float:
         """Latest time every connected strap has reached (−inf while one has sent nothing)."""
         ts = []
@@ -343,12 +352,11 @@ class OnlineAnalyzer:
             hd.calibrated(cal.head_axis)
             t_look_up = cal.events[-1].time_s
             self._events.append(AnalysisEvent(t_look_up, "head_direction", {"source": hd.source}))
+            self._revise(t_look_up)
         new = []
         for seg in self.detector.advance(t_ready, final):
-            rep, evidence = compute_rep(seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p)
-            n_art = self._artefacts_within(rep.start_s, rep.end_s)
-            if n_art:
-                rep = replace(rep, artefacts=n_art)
+            rep = self._rep(seg)
+            evidence = self._evidence
             if evidence is not None:
                 source = hd.source
                 hd.learn(evidence)
@@ -357,16 +365,69 @@ class OnlineAnalyzer:
                         AnalysisEvent(rep.start_s, "head_direction", {"source": hd.source,
                                                                       "rep": rep.rep})
                     )  # fmt: skip
+                    self._revise(seg.decided_s)
             self.reps.append(rep)
+            self._segments.append(seg)
             self._decided_s.append(seg.decided_s)
             new.append(rep)
         if self.display_angles:
             self._update_display()
         return new
 
+    def _rep(self, seg: RepSegment) -> Rep:
+        """One rep's metrics with what the session knows of the head's direction now (the
+        evidence it gives about that direction in ``self._evidence``)."""
+        hd = self.head_direction
+        rep, self._evidence = compute_rep(
+            seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p
+        )
+        n_art = self._artefacts_within(rep.start_s, rep.end_s)
+        return replace(rep, artefacts=n_art) if n_art else rep
+
+    def _revise(self, t_s: float) -> None:
+        """The head's direction has just become known: every earlier rep scored without it is
+        scored again (from the same data as before) and a ``revised`` event says what changed."""
+        for i, (old, seg) in enumerate(zip(self.reps, self._segments, strict=True)):
+            if "head_direction_unknown" not in old.flags:
+                continue
+            cols = self.fe["shin"].cols
+            if cols is None or cols.get("t", cols.base, cols.base + 1)[0] > seg.start_s:
+                continue  # its data are no longer held (live keeps the last keep_s)
+            rep = self._rep(seg)
+            self.reps[i] = rep
+            self.revisions += 1
+            self._events.append(
+                AnalysisEvent(
+                    t_s,
+                    "revised",
+                    {
+                        "rep": rep.rep,
+                        "technique": rep.technique,
+                        "was": old.technique,
+                        "quality": rep.quality,
+                        "source": self.head_direction.source,
+                    },
+                )
+            )
+
     def _artefacts_within(self, a: float, b: float) -> int:
         """Runs of artefact samples of any strap overlapping session times [a, b]."""
         return sum(x.start_s <= b and x.end_s >= a for fe in self.fe.values() for x in fe.artefacts)
+
+    def _display_zero(self, role: str) -> int | None:
+        """The row a strap's live angle is 0 at: the calibration pose, else (nobody sat still
+        for it) the knee's rest before the first rep and the head at that rep's start."""
+        zero = self.calibration.zero.get(role)
+        if zero is not None or not self._segments:
+            return zero
+        first = self._segments[0]
+        if role == "shin":
+            return first.anchor_i
+        cols = self.fe[role].cols
+        if cols is None or len(cols) == 0:
+            return None
+        i = cols.base + int(np.searchsorted(cols.get("t"), first.start_s, side="right")) - 1
+        return max(i, cols.base)
 
     def _angle_axes(self) -> dict[str, np.ndarray | None]:
         """Each strap's angle axis: the knee axis learnt from reps, the head's extension axis."""
@@ -382,7 +443,9 @@ class OnlineAnalyzer:
         axis = self._angle_axes()[role]
         zero = self.calibration.zero.get(role)
         source = "calibration"
-        if zero is None and self.detector.anchor_i >= 0 and role == "shin":
+        if zero is None and self._segments:
+            zero, source = self._display_zero(role), "first_rep"
+        elif zero is None and self.detector.anchor_i >= 0 and role == "shin":
             zero, source = cols.base, "first_samples"
         if axis is None or zero is None or zero < cols.base:
             return None
@@ -427,13 +490,17 @@ class OnlineAnalyzer:
             if cols is None or fe.rate_hz is None:
                 continue
             lo = max(self._display_from[role], cols.base)
+            zero = self._display_zero(role)
+            axis = axes[role]
+            known = zero is not None and axis is not None and zero >= cols.base
+            if known and self._display[role] is None:
+                lo = cols.base  # the axis is just known: back-fill what was not drawn
+                self._angles[role].clear()
             if lo >= cols.end:
                 continue
             self._display_from[role] = cols.end
             t = cols.get("t", lo, cols.end)
-            zero = self.calibration.zero.get(role)
-            axis = axes[role]
-            if zero is None or axis is None or zero < cols.base:
+            if not known:
                 angle = np.full(len(t), np.nan)
             else:
                 display = self._display[role]

@@ -82,6 +82,8 @@ ANALYSIS_EVENT_KINDS = (
     "calibration",  # the start-up protocol reached a stage: detail {"stage", "skipped"?, ...}
     "head_direction",  # the head's extension direction became known: {"source", "rep"}
     "rejected",  # a rep candidate that was not a rep: {"end_s", "reason"}
+    "revised",  # an earlier rep scored again once the head's direction became known:
+    #   {"rep", "technique", "was", "quality", "source"}
     "artefact",  # samples no body segment can make, bridged: {"sensor", "end_s", "samples",
     #   "type" ("spike" or "beyond_bounds"), "gyro_dps", "acc_g"}
 )

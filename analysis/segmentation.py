@@ -301,8 +301,10 @@ class RepDetector:
         x = c + k
         floor = max(cols.base, self.anchor_i - self._n(self.p.onset_lookback_s), self._prev_end_i)
         onset = self._onset_backtrack(floor, x)
-        t_on = self._knee_time(onset, rising=True)
-        self.cand = _Candidate(self._start_time(t_on), t_on, onset, float(e[k]), x, open_i=x)
+        # the onset is refined from the data up to x, where it is decided (live == offline)
+        t_on = self._knee_time(onset, rising=True, stop=x + 1)
+        t_x = float(cols.at("t", x))
+        self.cand = _Candidate(self._start_time(t_on, t_x), t_on, onset, float(e[k]), x, open_i=x)
         self.state = "active"
         self.cursor = x + 1
 
@@ -464,11 +466,11 @@ class RepDetector:
         fast = np.flatnonzero(speed >= level)
         return lo + int(fast[-1]) if len(fast) else lo
 
-    def _knee_time(self, i: int, rising: bool) -> float:
+    def _knee_time(self, i: int, rising: bool, stop: int | None = None) -> float:
         """Refined onset/end time of the knee around sample ``i`` (see ``quadratic_onset``)."""
-        return _refined(self.shin, i, self.p, rising)
+        return _refined(self.shin, i, self.p, rising, stop)
 
-    def _start_time(self, t_knee: float) -> float:
+    def _start_time(self, t_knee: float, t_decided: float) -> float:
         """Rep start: the knee's onset, or the head's if it was already moving then."""
         h = self.head
         if h is None or h.cols is None or len(h.cols) == 0:
@@ -485,7 +487,8 @@ class RepDetector:
             return t_knee
         slow = np.flatnonzero(speed < level)
         i = a + (int(slow[-1]) + 1 if len(slow) else 0)
-        return min(t_knee, max(_refined(h, h.cols.base + i, self.p, True), lo_t))
+        stop = h.cols.base + int(np.searchsorted(ht, t_decided, side="right"))
+        return min(t_knee, max(_refined(h, h.cols.base + i, self.p, True, stop), lo_t))
 
     def _head_end(
         self, t_knee_end: float, t_ready: float, final: bool, continuing: bool = False
@@ -651,13 +654,18 @@ def _lever_ok(
     return float(np.linalg.norm(r)) >= p.min_lever_m or explained >= p.min_lever_explained
 
 
-def _refined(fe: StrapFrontEnd, i: int, p: RepParams, rising: bool) -> float:
-    """Onset/end time near global row ``i`` of a strap, from its smoothed speed."""
+def _refined(
+    fe: StrapFrontEnd, i: int, p: RepParams, rising: bool, stop: int | None = None
+) -> float:
+    """Onset/end time near global row ``i`` of a strap, from its smoothed speed (rows before
+    ``stop`` only: what was known when it was decided)."""
     cols = fe.cols
     assert cols is not None
     half = round(p.refine_window_s * fe.rate)
     lo = max(cols.base, i - half)
     hi = min(cols.end, i + half + 1)
+    if stop is not None:
+        hi = max(i + 1, min(hi, stop))
     t = cols.get("t", lo, hi)
     v = cols.get("speed_s", lo, hi)
     level = float(_levels(fe, p, i, i + 1)[0])

@@ -24,6 +24,7 @@ class RepCounter:
         self.analyzer = OnlineAnalyzer(sensors=tuple(sensors), display_angles=False)
         self.status = status
         self.result: AnalysisResult | None = None  # set by finish()
+        self._revisions = 0
         self._show()
 
     @property
@@ -45,6 +46,10 @@ class RepCounter:
             log.info("%s", self.result.summary().replace("\n", "\n  "))
 
     def _took(self, reps: list[Any]) -> None:
+        revised = self.analyzer.revisions - self._revisions
+        if revised:
+            self._revisions = self.analyzer.revisions
+            log.info("%d earlier rep(s) scored again: the head's direction is now known", revised)
         for r in reps:
             flags = f" ({', '.join(r.flags)})" if r.flags else ""
             log.info(

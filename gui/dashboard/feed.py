@@ -93,6 +93,8 @@ class DashboardFeed:
         self.angles: dict[Role, RingBuffer] = {}
         self.links: dict[Role, LinkState] = {}
         self.reps: list[Rep] = list(analyzer.reps) if analyzer is not None else []
+        self.reps_version = 0  # changes whenever reps are added or scored again
+        self._revisions = getattr(analyzer, "revisions", 0)
         self.marks: list[SourceEvent] = []  # markers, notes and link changes, for the plots
         self.samples_in: dict[Role, int] = {}
         self.now_s = float("nan")
@@ -120,6 +122,8 @@ class DashboardFeed:
         if catch_up is not None and math.isfinite(self.now_s):
             catch_up(self.now_s, self.angle_window_s)
         self.reps = list(analyzer.reps)
+        self._revisions = getattr(analyzer, "revisions", 0)
+        self.reps_version += 1
         self._take_angles(analyzer.take_angles())
         self.version += 1
 
@@ -184,8 +188,20 @@ class DashboardFeed:
             self.alert = (self.analysis_error, "poor")
             self.analyzer = None
             return
-        self.reps.extend(new)
+        self._took(new)
         self._take_angles(angles)
+
+    def _took(self, new: list[Rep]) -> None:
+        """New reps; and, if the analysis has scored earlier ones again (their technique, once
+        the head's direction became known), those replaced in place."""
+        revisions = getattr(self.analyzer, "revisions", 0)
+        if revisions != self._revisions:
+            self._revisions = revisions
+            self.reps = list(self.analyzer.reps)  # type: ignore[union-attr]
+            self.reps_version += 1
+        elif new:
+            self.reps.extend(new)
+            self.reps_version += 1
 
     def _take_angles(self, angles: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         for role, (t, a) in angles.items():
@@ -236,7 +252,7 @@ class DashboardFeed:
         if set_connected is None:
             return
         try:
-            self.reps.extend(set_connected(role, connected))
+            self._took(set_connected(role, connected))
             self._take_angles(self.analyzer.take_angles())  # type: ignore[union-attr]
         except Exception as e:  # as in on_block: never take the dashboard down
             log.exception("the analysis failed")
@@ -254,6 +270,7 @@ class DashboardFeed:
         if seek is not None:
             seek(from_s)
         self.reps = list(self.analyzer.reps) if self.analyzer is not None else []
+        self.reps_version += 1
         if self.hub is not None:
             self.hub.reset_stats()
 
@@ -263,7 +280,7 @@ class DashboardFeed:
         finish = getattr(self.analyzer, "finish", None)
         if finish is not None:
             try:
-                self.reps.extend(finish())
+                self._took(finish())
             except Exception:  # as in on_block: never take the dashboard down
                 log.exception("the analysis failed at the end of the stream")
         self.version += 1

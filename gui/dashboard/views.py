@@ -96,7 +96,7 @@ class DashboardPanel(QtWidgets.QWidget):
             t0 = time.perf_counter()
             self.plots.update_from(feed)
             self.frames.prepared(feed.take_receipts(), time.perf_counter() - t0)
-        if len(feed.reps) != self._reps_shown or time.monotonic() - self._cards_at > (
+        if feed.reps_version != self._reps_shown or time.monotonic() - self._cards_at > (
             CARDS_INTERVAL_S
         ):
             self.refresh_cards()
@@ -113,8 +113,8 @@ class DashboardPanel(QtWidgets.QWidget):
         )
         self.calibration.show_prompt(prompt)
         self.counter.show_count(counter_text(feed.reps, status))
-        if len(feed.reps) != self._reps_shown:
-            self._reps_shown = len(feed.reps)
+        if feed.reps_version != self._reps_shown:  # a new rep, or earlier ones scored again
+            self._reps_shown = feed.reps_version
             self.card.show_card(rep_card(feed.reps[-1], has_head) if feed.reps else None)
             self.trend.show_reps(feed.reps)
         self.alert.show_message(self._current_alert())

@@ -246,11 +246,6 @@ SHIN_ONLY = (
     rep("slider, 30 deg", ["partial", "head_missing"], 80, "unclear", **PARTIAL),
     rep("slider, 1 s each way", ["too_fast", "head_missing"], 80, "unclear", **FAST),
 )
-_REVISED = (
-    "later knowledge (the head's direction from a later look-up) should revise every earlier "
-    "rep; the analysis keeps these unclear with head_direction_unknown (docs/analysis.md, known "
-    "limits)"
-)
 _STOPPED_EARLY = (
     "while the detector is idle every stop of 0.3 s re-zeroes the knee's rest (at the stop, at end "
     "range, at the stop on the way back), so a rep whose pieces between stops each turn less than "
@@ -261,10 +256,11 @@ NEVER_LOOKS_UP = tuple(
     rep(f"tensioner {k}", ["head_direction_unknown"], 100, "unclear", **TENSIONER)
     for k in (1, 2, 3)
 )
-# ... but a slider's end-range look-up teaches it, for the reps after it and (to do) before it
+# ... but a slider's end-range look-up teaches it, for the reps after it and (revised once it is
+# known) the reps before it
 LOOKS_UP_LATER = (
-    rep("tensioner before the first look-up", (), 100, "tensioner", _REVISED, **TENSIONER),
-    rep("tensioner before the first look-up (2)", (), 100, "tensioner", _REVISED, **TENSIONER),
+    rep("tensioner before the first look-up", (), 100, "tensioner", **TENSIONER),
+    rep("tensioner before the first look-up (2)", (), 100, "tensioner", **TENSIONER),
     rep("slider: its look-up tells the head's direction"),
     rep("slider (2)"),
     rep("tensioner after a slider's look-up", (), 100, "tensioner", **TENSIONER),

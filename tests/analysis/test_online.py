@@ -8,6 +8,7 @@ from analysis.online import OnlineAnalyzer
 from analysis.session import RepAnalysis
 from benchmarks.accuracy import samples_of
 from collector.model import SampleBlock
+from collector.exercise import Posture, RepSpec, SessionScript, SetSpec, disturbances_at
 from collector.simulator import SimConfig, simulate
 from tests.conftest import cached_session
 
@@ -34,8 +35,14 @@ def live(session, record_latency=False):
         SimConfig(seed=31, sets=2, reps_per_set=5, variety="messy", technique="mixed", loss=0.02),
         SimConfig(seed=32, sets=2, reps_per_set=4, outages=2, rate_hz=50, loss=0.01),
         SimConfig(seed=33, sets=1, reps_per_set=5, head=False, rate_hz=25),
+        # everything real life adds, no start-up calibration: artefacts bridged, restless
+        # sitting, slides, short returns
+        SimConfig(
+            seed=39, sets=3, reps_per_set=4, technique="mixed", calibration=False, rate_hz=100,
+            disturbances=disturbances_at("typical"),
+        ),
     ],
-    ids=["messy-mixed-loss", "outages", "shin-only-25hz"],
+    ids=["messy-mixed-loss", "outages", "shin-only-25hz", "disturbed"],
 )
 def test_live_block_by_block_equals_offline_bit_for_bit(config):
     s = simulate(config)
@@ -50,6 +57,8 @@ def test_live_block_by_block_equals_offline_bit_for_bit(config):
     assert got.decided_s == offline.decided_s
     assert got.status == offline.status
     assert got.events_frame().equals(offline.events_frame())
+    if config.disturbances.active:
+        assert "artefact" in {e.kind for e in got.events}
     assert set(got.angles) == set(offline.angles) == set(s.streams)
     for role, df in got.angles.items():
         pd.testing.assert_frame_equal(df, offline.angles[role], check_exact=True)
@@ -101,9 +110,14 @@ def test_display_angles_follow_the_truth_once_calibrated():
     for role in ("shin", "head"):
         t = np.concatenate([x[0] for x in got[role]])
         a = np.concatenate([x[1] for x in got[role]])
-        assert (np.diff(t) > 0).all(), "each sample delivered once, in order"
+        shown = np.isfinite(a)  # NaN: not known yet; back-filled once the axis is learnt
+        t, a = t[shown], a[shown]
+        assert (np.diff(t) > 0).all(), "each angle delivered once, in order"
+        # the first rep's knee trace is drawn too (back-filled when rep 1 taught the axis)
+        first = s.truth.reps[0]
+        assert t[0] < first["start_s"] and (t > first["knee_top_s"]).any()
         truth = np.interp(t, s.truth_angles(role)["time_s"], s.truth_angles(role)["angle_deg"])
-        later = (t > s.truth.reps[1]["start_s"]) & np.isfinite(a)  # axis known after rep 1
+        later = t > s.truth.calibration["still_end_s"]
         err = a[later] - truth[later]
         err -= np.median(err)  # zero = calibration pose, truth zero = vertical
         assert np.sqrt(np.mean(err**2)) < 3.0, role
@@ -118,3 +132,30 @@ def test_a_disconnected_strap_does_not_hold_the_analysis_back():
             an.push("shin", block.time_s, block.acc_mps2, block.gyro_dps)
     assert len(an.reps) == 3  # decided without waiting for the head
     assert all("head_missing" in r.flags for r in an.reps)
+
+
+def test_live_revises_earlier_reps_when_a_look_up_tells_the_head_direction():
+    """Tensioners first (no start-up look-up, so their technique is unknown), then sliders: the
+    first slider's look-up settles the head's direction and the tensioners are scored again,
+    live as offline; the live result at the end is the offline one."""
+    tens = SetSpec(tuple(RepSpec(technique="tensioner") for _ in range(3)), rest_after_s=20.0)
+    slid = SetSpec(tuple(RepSpec(technique="slider") for _ in range(2)), rest_after_s=20.0)
+    script = SessionScript((tens, slid), posture=Posture(), calibration=False)
+    config = SimConfig(seed=40, rate_hz=50, disturbances=disturbances_at("mild", ("knocks",)))
+    s = simulate(config, script=script)
+    an = OnlineAnalyzer(sensors=list(s.streams))
+    seen_unclear = False
+    for _, item in s.timeline():
+        if isinstance(item, SampleBlock):
+            an.push(item.sensor, item.time_s, item.acc_mps2, item.gyro_dps)
+            seen_unclear |= any(r.technique == "unclear" for r in an.reps)
+    an.finish()
+    assert seen_unclear  # live showed them unclear until the look-up ...
+    assert [r.technique for r in an.reps] == ["tensioner"] * 3 + ["slider"] * 2  # ... then not
+    assert an.revisions == 3
+    offline = RepAnalysis().run(samples_of(s)).result_
+    got = an.result()
+    pd.testing.assert_frame_equal(got.reps, offline.reps, check_exact=True)
+    assert got.events_frame().equals(offline.events_frame())
+    revised = [e for e in got.events if e.kind == "revised"]
+    assert [e.detail["rep"] for e in revised] == [1, 2, 3]

@@ -112,7 +112,15 @@ def test_without_calibration_the_head_direction_comes_from_a_slider_look_up():
     script = SessionScript((tens, slid, tens), posture=Posture(), calibration=False)
     s, res = run(script, seed=8, mounting="random")
     assert_matches_truth(s, res)
-    # before any look-up the direction is unknown (never guessed), then learned
-    assert list(res.reps["technique"]) == ["unclear"] * 2 + ["slider"] * 2 + ["tensioner"] * 2
-    assert all("head_direction_unknown" in f for f in res.reps["flags"][:2])
+    # before any look-up the direction is unknown (never guessed); once the first slider's
+    # look-up teaches it, the two tensioners before are scored again, each with an event
+    assert list(res.reps["technique"]) == ["tensioner"] * 2 + ["slider"] * 2 + ["tensioner"] * 2
+    assert not any("head_direction_unknown" in f for f in res.reps["flags"])
+    revised = [e for e in res.events if e.kind == "revised"]
+    assert [(e.detail["rep"], e.detail["was"], e.detail["technique"]) for e in revised] == [
+        (1, "unclear", "tensioner"),
+        (2, "unclear", "tensioner"),
+    ]
+    slider = res.reps.iloc[2]
+    assert all(slider.end_s <= e.time_s for e in revised)  # known only after the look-up
     assert res.status.head_sign_source == "look_up"

@@ -355,3 +355,34 @@ def test_pseudonym_must_not_look_like_a_name_or_path(tmp_path):
     with pytest.raises(ValueError):
         rec.start(hub, SENSORS, "Jane Doe")
     assert not rec.recording and not list(tmp_path.iterdir())
+
+
+def test_feed_replaces_earlier_reps_when_the_analysis_scores_them_again():
+    """Tensioners before any look-up show as unclear; the slider's look-up settles the head's
+    direction, the analysis scores them again, and the feed's reps (cards, trend, counter)
+    become the revised ones, with a new reps_version though no rep was added."""
+    from analysis.online import OnlineAnalyzer
+    from collector.exercise import Posture, RepSpec, SessionScript, SetSpec
+    from collector.model import SampleBlock
+    from collector.simulator import SimConfig, simulate
+
+    tens = SetSpec(tuple(RepSpec(technique="tensioner") for _ in range(2)), rest_after_s=20.0)
+    slid = SetSpec(tuple(RepSpec(technique="slider") for _ in range(1)), rest_after_s=20.0)
+    s = simulate(
+        SimConfig(seed=41, rate_hz=50),
+        script=SessionScript((tens, slid), posture=Posture(), calibration=False),
+    )
+    feed = _feed(OnlineAnalyzer(sensors=list(s.streams)))
+    history = []
+    for _, item in s.timeline():
+        if isinstance(item, SampleBlock):
+            feed.on_block(item)
+            history.append((feed.reps_version, [r.technique for r in feed.reps]))
+    feed.finish()
+    assert any(t and t[0] == "unclear" for _, t in history)  # shown unclear at first
+    assert [r.technique for r in feed.reps] == ["tensioner", "tensioner", "slider"]
+    # the revision: the same number of reps, a new version, the techniques now known
+    before = [h for h in history if h[1] == ["unclear", "unclear", "slider"]]
+    after = [h for h in history if h[1] == ["tensioner", "tensioner", "slider"]]
+    assert not before or before[-1][0] < after[0][0]
+    assert after and all(len(h[1]) == 3 for h in after)

@@ -32,7 +32,7 @@ def test_replayed_status_and_reps_follow_what_live_reported(session):
             continue
         reported += live.push(item.sensor, item.time_s, item.acc_mps2, item.gyro_dps)
         last[item.sensor] = float(item.time_s[-1])
-        t_ready = min(last.values())  # the data time live had decided up to
+        t_ready = live.analysed_to_s  # the data time live had decided up to
         want = live.status
         if not live_stages or live_stages[-1][1] != want.calibration:
             live_stages.append((max(last.values()), want.calibration))
