@@ -7,8 +7,8 @@ import pytest
 from analysis.online import OnlineAnalyzer
 from analysis.session import RepAnalysis
 from benchmarks.accuracy import samples_of
-from collector.model import SampleBlock
 from collector.exercise import Posture, RepSpec, SessionScript, SetSpec, disturbances_at
+from collector.model import SampleBlock
 from collector.simulator import SimConfig, simulate
 from tests.conftest import cached_session
 
