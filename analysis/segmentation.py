@@ -17,6 +17,14 @@ direction stands in.) States:
   ``max_head_tail_s``), or at the valley if ``E`` climbs past ``start_deg`` again first (the
   next rep started without a pause).
 
+No state lasts for ever (``RepParams`` "bounds"): a rep that stops short of its start ends
+where it stopped; a candidate too small to be a rep and passed the other way was a shift of the
+rest; a candidate calm for ``max_calm_s``, out for ``max_active_s`` or back but unsettled for
+``max_return_s`` is closed and the rest re-zeroed; a candidate opposite to the learnt knee axis
+restarts the detector at its lowest point. For someone never still, "rest" is also *settled*
+(the front-end's column: swaying in place) and the speed thresholds rise to the strap's
+background speed (``_levels``); docs/analysis.md, "Real straps and restless people".
+
 A candidate becomes a rep only with at least ``min_rom_deg`` of knee range, about a horizontal
 axis (within ``max_axis_tilt_deg``: the knee's axis is horizontal, a strap being turned by hand
 usually is not) that agrees with the knee axis learned from earlier reps (``axis_tol_deg``).
