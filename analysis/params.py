@@ -47,6 +47,7 @@ class RepParams:
     #   this long without coming back was not a rep (a seat slide, a leg put up): the rest is
     #   re-zeroed there (holds at end range last 1–6 s; a slide followed by a rep is handled
     #   by the return rules above and in the detector's returning state)
+    calm_share: float = 0.8  # (restless: "calm" for max_calm_s is settled this share of it)
     max_active_s: float = 60.0  # a candidate out longer than this is dropped and the rest
     #   re-zeroed where the knee is (holds last 2–6 s; a knee out for a minute is not a rep)
     max_return_s: float = 15.0  # a rep whose knee is back but never comes to rest ends this

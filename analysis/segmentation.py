@@ -170,6 +170,7 @@ class _Candidate:
     valley: float = np.inf  # lowest E since the current peak
     quiet_run: int = 0  # samples the knee has been quiet up to the cursor
     settled_run: int = 0  # ... and settled
+    below: float = 0.0  # how far the knee came back past its start (signed along the rep)
 
 
 class RepDetector:
@@ -266,6 +267,22 @@ class RepDetector:
                 self._returning(self.cursor, stop)
             if (self.state, self.cursor) == before:
                 break
+        if final and self.state == "active" and self.cand is not None:
+            # the recording ended with the knee out: a rep if it had come back far enough (as
+            # a short return would have ended it, had the knee stayed a moment longer)
+            c = self.cand
+            p = self.p
+            if c.peak >= p.min_rom_deg and c.peak_i >= cols.base:
+                ev = self._excursion(c.peak_i, cols.end, self.anchor_i)
+                low = c.peak_i + int(np.argmin(ev))
+                if c.peak - float(ev.min()) >= max(p.min_rom_deg, p.short_back_frac * c.peak):
+                    c.knee_end_i = self._end_backtrack(low, cols.end - 1)
+                    c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
+                    c.confirm_i = cols.end - 1
+                    self.state = "ending"
+                    seg = self._try_finish(np.inf, True)
+                    if seg is not None:
+                        out.append(seg)
         if final and self.state == "returning" and self.cand is not None:
             c = self.cand
             c.knee_end_i = self._end_backtrack(c.return_i, cols.end - 1)
@@ -340,7 +357,15 @@ class RepDetector:
         calm_settled = _run_lengths(cols.get("settled", c, r), cand.settled_run)
         calm = np.maximum(quiet, calm_settled)
         stopped = came_back & (calm >= self._n(p.short_stop_s)) & (e - valley < p.return_min_deg)
-        shifted = ~came_back & (calm >= self._n(p.max_calm_s))  # the rest has moved
+        # the rest has moved: calm this long, or (restless) settled for most of that time
+        n_calm = self._n(p.max_calm_s)
+        lo = max(cols.base, c - n_calm)
+        cs = np.cumsum(np.concatenate(([0], cols.get("settled", lo, r).astype(np.int64))))
+        i = np.arange(c, r) - lo + 1
+        mostly = (cs[i] - cs[np.maximum(i - n_calm, 0)] >= p.calm_share * n_calm) & (
+            np.arange(c, r) - cand.open_i >= n_calm
+        )
+        shifted = ~came_back & ((calm >= n_calm) | mostly)
         t_open = float(cols.at("t", max(cand.open_i, cols.base)))
         timeout = cols.get("t", c, r) - t_open > p.max_active_s
         k, cand.peak, j = track_peak(e, cand.peak, back | again | stopped | shifted | timeout)
@@ -394,9 +419,10 @@ class RepDetector:
         settled = cols.get("settled", lo, r)
         ended = ((_run_length(quiet) >= need) | settled) & (e < cand.thr)
         rise = e > p.start_deg
-        # ... or, for a candidate too small to be a rep, past its start the other way: it was
-        # a shift of the rest (a seat slide) and a movement from the new rest is under way
-        over = (e < -p.return_min_deg) & (cand.peak < p.min_rom_deg)
+        # ... or, for a candidate too small to be a rep, past its start the other way by as much
+        # as opens one: it was a shift of the rest (a seat slide) and a movement from the new
+        # rest is under way
+        over = (e < -p.start_deg) & (cand.peak < p.min_rom_deg)
         t_back = float(cols.at("t", max(cand.return_i, cols.base)))
         late = cols.get("t", lo, r) - t_back > p.max_return_s
         off = c - lo
@@ -404,9 +430,12 @@ class RepDetector:
         k_over = _first(over[off:])
         firsts = [k for k in (k_end, k_rise, k_late, k_over) if k is not None]
         if not firsts:
+            cand.below = max(cand.below, float(-np.min(e)) if len(e) else 0.0)
             self.cursor = r
             return
         k = min(firsts)
+        upto = off + k + 1
+        cand.below = max(cand.below, float(-np.min(e[:upto])) if upto > 0 else 0.0)
         if k == k_over and k != k_end:
             # ends where that movement began; the next candidate starts from there
             onset = self._onset_backtrack(max(cand.peak_i, cols.base), c + k_over)
@@ -579,8 +608,11 @@ class RepDetector:
         p = self.p
         cols = self.shin.cols
         assert cols is not None
-        if cand.peak < p.min_rom_deg:
-            self.rejected.append(Rejected(cand.start_s, end_s, f"range {cand.peak:.0f}°"))
+        # its range: out to the peak, and back past the start (the rep after a short one goes
+        # back down to the old rest)
+        rom = cand.peak + max(cand.below, 0.0)
+        if rom < p.min_rom_deg:
+            self.rejected.append(Rejected(cand.start_s, end_s, f"range {rom:.0f}°"))
             return None
         v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
         if bool(self._before_bias(self.anchor_i)):  # drifted: the axis gravity turned about
