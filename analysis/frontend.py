@@ -374,7 +374,9 @@ class StrapFrontEnd:
         phi_h = np.cumsum(np.concatenate((self._phi_h_end, w_h * dt[:, None])), axis=0)[1:]
         self._phi_h_end = phi_h[-1:]
         settled = self._settled(phi_h)
-        speed_s = row_norm(self._smooth(w))
+        # the speed: where the bias is not from stillness its part along gravity is unknown,
+        # so only the rate about horizontal axes counts (a knee's; a head's pitch)
+        speed_s = row_norm(self._smooth(np.where(bias_moving[:, None], w_h, w)))
         floor = self._floor(speed_s, settled)
         gi = self._rows - n + np.arange(n)  # global rows (self._rows already counts these)
         last = np.maximum.accumulate(np.where(still, gi, self._last_still))
