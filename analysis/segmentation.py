@@ -633,7 +633,10 @@ class RepDetector:
         if off_axis > p.axis_tol_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, "not about the knee axis"))
             return None
-        if max(tilt, off_axis) > p.axis_doubt_deg and not self._swings_on_lever(cand, axis):
+        # where the bias is not from stillness, an unseen drift about the vertical tilts the
+        # measured axis: the tilt still rejects beyond max_axis_tilt_deg, but raises no doubt
+        doubt_tilt = 0.0 if cols.at("bias_moving", self.anchor_i) else tilt
+        if max(doubt_tilt, off_axis) > p.axis_doubt_deg and not self._swings_on_lever(cand, axis):
             self.rejected.append(Rejected(cand.start_s, end_s, "turns in place (strap handling)"))
             return None
         self.axis_sum = p.axis_memory * self.axis_sum + axis  # follows strap re-adjustments
