@@ -262,7 +262,7 @@ class StrapFrontEnd:
         self._mb_every = max(2, round(self.p.moving_bias_every_s * self.rate_hz))
         self._mb_keep = max(1, round(self.p.moving_bias_s / self.p.moving_bias_every_s))
         self._mb_mark: np.ndarray | None = None  # (sums, ĝ) at the last stretch end
-        self._mb_stretches: list[tuple[np.ndarray, np.ndarray]] = []  # normal-equation terms
+        self._mb_terms = np.zeros((self._mb_keep, 12))  # terms of the last stretches
         self._rows = 0  # rows processed
         self._last_still_row = None  # global row of the last still-based bias estimate
         self._still_bias = np.zeros(3)
@@ -471,40 +471,53 @@ class StrapFrontEnd:
         cross[:, 2] = wr[:, 0] * g[:, 1] - wr[:, 1] * g[:, 0]
         inc = np.concatenate((g * dt[:, None], cross * dt[:, None], gap[:, None]), axis=1)
         sums = np.cumsum(np.concatenate((self._mb_sums[None, :], inc)), axis=0)[1:]
+        self._mb_sums = sums[-1]
         gi = self._rows + np.arange(n)  # global rows
         ends = np.flatnonzero((gi + 1) % self._mb_every == 0)
-        rows_out, values = [], []
-        for k in ends:
-            row = np.concatenate((sums[k], g[k]))
-            start = self._mb_mark
-            self._mb_mark = row
-            if start is None or row[6] != start[6]:  # first stretch, or a gap in it
-                continue
-            G = row[0:3] - start[0:3]
-            d = row[7:10] - start[7:10] + row[3:6] - start[3:6]
-            gg = float(G @ G)
-            self._mb_stretches.append((gg * np.eye(3) - np.outer(G, G), np.cross(G, d)))
-            del self._mb_stretches[: -self._mb_keep]
-            if self._rows + k < self._mb_min:
-                continue
-            last = self._last_still_row
-            if len(still_rows) and still_rows[0] <= k:
-                last = self._rows + int(still_rows[np.searchsorted(still_rows, k, "right") - 1])
-            if last is not None and self._rows + k - last <= self._mb_after:
-                continue  # a still period gave a recent estimate
-            prior = self._still_bias
-            if len(still_rows) and still_rows[0] <= k:
-                prior = still_values[np.searchsorted(still_rows, k, "right") - 1]
-            a = sum(x[0] for x in self._mb_stretches)
-            y = sum(x[1] for x in self._mb_stretches)
-            lam = 0.02 * float(np.trace(a)) / 3.0 + 1e-12
-            b = np.linalg.solve(a + lam * np.eye(3), y + lam * np.radians(prior))
-            rows_out.append(k)
-            values.append(np.degrees(b))
-        self._mb_sums = sums[-1]
-        if not rows_out:
-            return np.empty(0, dtype=np.int64), np.empty((0, 3))
-        return np.array(rows_out, dtype=np.int64), np.array(values)
+        empty = np.empty(0, dtype=np.int64), np.empty((0, 3))
+        if not len(ends):
+            return empty
+        marks = np.concatenate((sums[ends], g[ends]), axis=1)  # (sums, ĝ) at each stretch end
+        prev = self._mb_mark
+        self._mb_mark = marks[-1]
+        starts = np.concatenate((prev[None, :], marks[:-1])) if prev is not None else marks[:-1]
+        if prev is None:  # the first stretch end only marks a start
+            ends, marks = ends[1:], marks[1:]
+        ok = marks[:, 6] == starts[:, 6]  # no gap in the stretch
+        G = (marks[:, 0:3] - starts[:, 0:3]) * ok[:, None]
+        d = (marks[:, 7:10] - starts[:, 7:10] + marks[:, 3:6] - starts[:, 3:6]) * ok[:, None]
+        gg = (G * G).sum(axis=1)
+        terms = np.concatenate(
+            (
+                (gg[:, None, None] * np.eye(3) - G[:, :, None] * G[:, None, :]).reshape(-1, 9),
+                np.cross(G, d),
+            ),
+            axis=1,
+        )  # normal-equation terms of each stretch: A (9) and y (3)
+        # the sum over the last moving_bias_s, always of the same rows in the same order (the
+        # carried rows start as zeros): any chunking, same bits
+        hist = np.concatenate((self._mb_terms, terms))
+        self._mb_terms = hist[-self._mb_keep :]
+        window = sliding_window_view(hist, self._mb_keep, axis=0)[1:].sum(axis=-1)
+        due = (self._rows + ends >= self._mb_min) & ok
+        # stale: no still-based estimate within moving_bias_after_s before the row
+        last = np.full(len(ends), -1 if self._last_still_row is None else self._last_still_row)
+        prior = np.tile(self._still_bias, (len(ends), 1))
+        if len(still_rows):
+            k = np.searchsorted(still_rows, ends, side="right") - 1
+            inside = k >= 0
+            last[inside] = self._rows + still_rows[k[inside]]
+            prior[inside] = still_values[k[inside]]
+        due &= (last < 0) | (self._rows + ends - last > self._mb_after)
+        if not due.any():
+            return empty
+        a = window[due, :9].reshape(-1, 3, 3)
+        y = window[due, 9:]
+        lam = 0.02 * np.trace(a, axis1=1, axis2=2) / 3.0 + 1e-12
+        b = np.linalg.solve(
+            a + lam[:, None, None] * np.eye(3), (y + lam[:, None] * np.radians(prior[due]))[..., None]
+        )[..., 0]
+        return ends[due].astype(np.int64), np.degrees(b)
 
     @property
     def settle_rows(self) -> int:
