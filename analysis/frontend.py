@@ -514,9 +514,8 @@ class StrapFrontEnd:
         a = window[due, :9].reshape(-1, 3, 3)
         y = window[due, 9:]
         lam = 0.02 * np.trace(a, axis1=1, axis2=2) / 3.0 + 1e-12
-        b = np.linalg.solve(
-            a + lam[:, None, None] * np.eye(3), (y + lam[:, None] * np.radians(prior[due]))[..., None]
-        )[..., 0]
+        rhs = y + lam[:, None] * np.radians(prior[due])
+        b = np.linalg.solve(a + lam[:, None, None] * np.eye(3), rhs[..., None])[..., 0]
         return ends[due].astype(np.int64), np.degrees(b)
 
     @property
