@@ -267,31 +267,24 @@ class RepDetector:
                 self._returning(self.cursor, stop)
             if (self.state, self.cursor) == before:
                 break
-        if final and self.state == "active" and self.cand is not None:
-            # the recording ended with the knee out: a rep if it had come back far enough (as
-            # a short return would have ended it, had the knee stayed a moment longer)
-            c = self.cand
+        c = self.cand
+        if final and c is not None and self.state in ("active", "returning"):
+            # the recording ended with the knee out or on its way back: a rep ends at the last
+            # sample if it was back, or (active) had come back as far as a short return does
+            back_from = c.return_i if self.state == "returning" else None
             p = self.p
-            if c.peak >= p.min_rom_deg and c.peak_i >= cols.base:
+            if back_from is None and c.peak >= p.min_rom_deg and c.peak_i >= cols.base:
                 ev = self._excursion(c.peak_i, cols.end, self.anchor_i)
-                low = c.peak_i + int(np.argmin(ev))
                 if c.peak - float(ev.min()) >= max(p.min_rom_deg, p.short_back_frac * c.peak):
-                    c.knee_end_i = self._end_backtrack(low, cols.end - 1)
-                    c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
-                    c.confirm_i = cols.end - 1
-                    self.state = "ending"
-                    seg = self._try_finish(np.inf, True)
-                    if seg is not None:
-                        out.append(seg)
-        if final and self.state == "returning" and self.cand is not None:
-            c = self.cand
-            c.knee_end_i = self._end_backtrack(c.return_i, cols.end - 1)
-            c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
-            c.confirm_i = cols.end - 1
-            self.state = "ending"
-            seg = self._try_finish(np.inf, True)
-            if seg is not None:
-                out.append(seg)
+                    back_from = c.peak_i + int(np.argmin(ev))
+            if back_from is not None:
+                c.knee_end_i = self._end_backtrack(back_from, cols.end - 1)
+                c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
+                c.confirm_i = cols.end - 1
+                self.state = "ending"
+                seg = self._try_finish(np.inf, True)
+                if seg is not None:
+                    out.append(seg)
         return out
 
     def _idle(self, c: int, r: int) -> None:
@@ -398,10 +391,11 @@ class RepDetector:
             why = "did not return" if timeout[k] else f"moved {cand.peak:.0f}° and stayed"
             t_k = float(cols.at("t", x))
             self.rejected.append(Rejected(cand.start_s, t_k, f"{why}: rest re-zeroed"))
-            self.anchor_i = x
-            self.cand = None
-            self.state = "idle"
-            self.cursor = x + 1
+            self._rezero(x)
+
+    def _rezero(self, x: int) -> None:
+        """Drop the candidate; the knee's rest is at row ``x`` and the detector idles from it."""
+        self.anchor_i, self.cand, self.state, self.cursor = x, None, "idle", x + 1
 
     def _returning(self, c: int, r: int) -> None:
         cand = self.cand

@@ -38,7 +38,12 @@ def live(session, record_latency=False):
         # everything real life adds, no start-up calibration: artefacts bridged, restless
         # sitting, slides, short returns
         SimConfig(
-            seed=39, sets=3, reps_per_set=4, technique="mixed", calibration=False, rate_hz=100,
+            seed=39,
+            sets=3,
+            reps_per_set=4,
+            technique="mixed",
+            calibration=False,
+            rate_hz=100,
             disturbances=disturbances_at("typical"),
         ),
     ],
