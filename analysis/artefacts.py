@@ -30,10 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.constants import g as G_MPS2  # standard gravity, for the reports in g
 
 from analysis.vectors import row_norm
-
-G = 9.80665  # m/s² per g (scipy.constants.g), for the reports
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,9 @@ class ArtefactScreen:
         self._ctx = np.empty((0, 7))  # the last k raw rows handed on (left context)
         self._held = np.empty((0, 7))  # raw rows not yet decided
         self._last_good: np.ndarray | None = None  # raw row
-        self._in_long_run = False  # the last row handed on was part of a long run
-        self._tail_flagged = False  # the last row handed on was an artefact
+        self._in_long_run = False  # the last row handed on was part of a long run (the only
+        #   run a later call can continue: a shorter one is held back until it ends)
         self.artefacts: list[Artefact] = []
-        self.n_flagged = 0
 
     def screen(
         self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, final: bool = False
@@ -100,8 +98,9 @@ class ArtefactScreen:
             self._held = x
             return _empty()
         out = x[:ready].copy()
-        self._bridge(out, flags)
-        self._record(x[:ready], flags)
+        runs = _runs(flags)
+        self._record(x[:ready], runs)  # before _bridge, which says whether the last run goes on
+        self._bridge(out, flags, runs)
         self._ctx = np.concatenate((ctx, x[:ready]))[-k:]
         self._held = x[ready:]
         return out[:, 0], out[:, 1:4], out[:, 4:7], flags
@@ -138,16 +137,17 @@ class ArtefactScreen:
             flags[cand - a] = out
         return flags
 
-    def _bridge(self, out: np.ndarray, flags: np.ndarray) -> None:
-        """Replace flagged rows of ``out`` by the line between the good rows either side (a
-        run reaching the end of ``out`` only at the end of the stream: the last good row)."""
-        bad = np.flatnonzero(flags)
-        if not len(bad):
+    def _bridge(
+        self, out: np.ndarray, flags: np.ndarray, runs: tuple[np.ndarray, np.ndarray]
+    ) -> None:
+        """Replace flagged rows of ``out`` (their ``runs``) by the line between the good rows
+        either side (a run reaching the end of ``out`` only at the end of the stream: the last
+        good row)."""
+        starts, ends = runs
+        if not len(starts):
             self._last_good = out[-1].copy()
             self._in_long_run = False
             return
-        starts = bad[np.r_[True, np.diff(bad) > 1]]
-        ends = bad[np.r_[np.diff(bad) > 1, True]] + 1
         raw_last = self._last_good
         for s, e in zip(starts, ends, strict=True):
             before = out[s - 1] if s > 0 else raw_last
@@ -173,14 +173,11 @@ class ArtefactScreen:
         """Is the run of rows [s, e) longer than a bridge (or the rest of one that was)?"""
         return (e - s) > self._max_run or (s == 0 and self._in_long_run)
 
-    def _record(self, raw: np.ndarray, flags: np.ndarray) -> None:
-        bad = np.flatnonzero(flags)
-        self.n_flagged += len(bad)
-        if not len(bad):
-            self._tail_flagged = False
+    def _record(self, raw: np.ndarray, runs: tuple[np.ndarray, np.ndarray]) -> None:
+        """Add the ``runs`` of artefact rows of ``raw`` to :attr:`artefacts`."""
+        starts, ends = runs
+        if not len(starts):
             return
-        starts = bad[np.r_[True, np.diff(bad) > 1]]
-        ends = bad[np.r_[np.diff(bad) > 1, True]] + 1
         gyro = row_norm(raw[:, 4:7])
         acc = row_norm(raw[:, 1:4])
         lim = self.p
@@ -194,18 +191,26 @@ class ArtefactScreen:
                 float(raw[e - 1, 0]),
                 int(e - s),
                 float(gyro[s:e].max()),
-                float(acc[s:e].max() / G),
+                float(acc[s:e].max() / G_MPS2),
                 "beyond_bounds" if beyond else "spike",
             )
             prev = self.artefacts[-1] if self.artefacts else None
-            if s == 0 and prev is not None and self._tail_flagged:  # a long run goes on
+            if s == 0 and prev is not None and self._in_long_run:  # a long run goes on
                 prev.end_s, prev.samples = a.end_s, prev.samples + a.samples
                 prev.gyro_dps, prev.acc_g = max(prev.gyro_dps, a.gyro_dps), max(prev.acc_g, a.acc_g)
                 if beyond:
                     prev.kind = "beyond_bounds"
             else:
                 self.artefacts.append(a)
-        self._tail_flagged = bool(flags[-1])
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` of the runs of True in ``flags`` (ends exclusive)."""
+    bad = np.flatnonzero(flags)
+    if not len(bad):
+        return bad, bad
+    split = np.diff(bad) > 1
+    return bad[np.r_[True, split]], bad[np.r_[split, True]] + 1
 
 
 def _run_at_end(flags: np.ndarray) -> int:

@@ -67,7 +67,7 @@ class FrontEndParams:
     settle_turn_frac: float = 0.7  # ... and turns round: ends less than this fraction of the
     #   band apart (a slow glide, halts and all, goes one way: its ends are the band)
     settle_net_deg: float = 4.0  # ... and ends at most this far from where the window began
-    #   (a slow glide moves more in 1.5 s, even with a halt in it)
+    #   (a slow glide moves more in settle_s, even with a halt in it)
     settle_quiet_deg: float = 2.0  # ... unless it stays within this (quiet: no turn needed)
     floor_tau_s: float = 5.0  # "floor": mean speed_s while settled (exponential, this time
     #   constant of settled time): the speed a restless person keeps up between movements
@@ -263,7 +263,6 @@ class StrapFrontEnd:
         self._mb_keep = max(1, round(self.p.moving_bias_s / self.p.moving_bias_every_s))
         self._mb_mark: np.ndarray | None = None  # (sums, ĝ) at the last stretch end
         self._mb_terms = np.zeros((self._mb_keep, 12))  # terms of the last stretches
-        self._rows = 0  # rows processed
         self._last_still_row = None  # global row of the last still-based bias estimate
         self._still_bias = np.zeros(3)
         self._bias_moving = True  # no estimate yet
@@ -309,6 +308,8 @@ class StrapFrontEnd:
         n = len(t)
         still = quiet & self._rate_ok(m_g)
         run = _run_lengths(still, self._run)
+        row0 = self.cols.end  # global row of this piece's first row
+        up = m_a / np.maximum(row_norm(m_a), 1e-9)[:, None]  # gravity's direction, sensor frame
         # gravity's direction at each row and bias_window_s before it: a bias window in which
         # the strap tilted (slow sway passes the variance test) is not used for the bias
         am = np.concatenate((self._am_tail, m_a))
@@ -338,7 +339,7 @@ class StrapFrontEnd:
         # the bias changes after each checkpoint: rows up to it use the previous estimate
         checkpoints = np.flatnonzero(due)
         still_values = self._window_means(gyro, checkpoints)
-        m_rows, m_values = self._moving_bias(gyro, m_a, dt, gap, checkpoints, still_values)
+        m_rows, m_values = self._moving_bias(gyro, up, dt, gap, row0, checkpoints, still_values)
         if len(checkpoints) or len(m_rows):
             rows_all = np.concatenate((checkpoints, m_rows))
             order = np.argsort(rows_all, kind="stable")
@@ -358,18 +359,16 @@ class StrapFrontEnd:
             bias_moving = np.full(n, self._bias_moving)
         if self.first_bias_row is None and (len(checkpoints) or len(m_rows)):
             first = min(int(x[0]) for x in (checkpoints, m_rows) if len(x))
-            self.first_bias_row = self._rows + first + 1  # the first row that uses it
+            self.first_bias_row = row0 + first + 1  # the first row that uses it
         if len(checkpoints):
-            self._last_still_row = self._rows + int(checkpoints[-1])
+            self._last_still_row = row0 + int(checkpoints[-1])
             self._still_bias = still_values[-1]
-        self._rows += n
         self._run = int(run[-1])
         # the running integral, summed left to right from the carried end: any cut, same bits
         phi = np.cumsum(np.concatenate((self._phi_end, w * dt[:, None])), axis=0)[1:]
         self._phi_end = phi[-1:]
         # the rotation about horizontal axes only (rate along gravity removed sample by
         # sample): what "settled" looks at, immune to a bias along gravity nobody can see
-        up = m_a / np.maximum(row_norm(m_a), 1e-9)[:, None]
         w_h = w - _row_sum(w * up)[:, None] * up
         phi_h = np.cumsum(np.concatenate((self._phi_h_end, w_h * dt[:, None])), axis=0)[1:]
         self._phi_h_end = phi_h[-1:]
@@ -378,7 +377,7 @@ class StrapFrontEnd:
         # so only the rate about horizontal axes counts (a knee's; a head's pitch)
         speed_s = row_norm(self._smooth(np.where(bias_moving[:, None], w_h, w)))
         floor = self._floor(speed_s, settled)
-        gi = self._rows - n + np.arange(n)  # global rows (self._rows already counts these)
+        gi = row0 + np.arange(n)  # global rows
         last = np.maximum.accumulate(np.where(still, gi, self._last_still))
         self._last_still = int(last[-1])
         restless = np.where(last < 0, gi + 1, gi - last) > self._n_restless
@@ -412,9 +411,8 @@ class StrapFrontEnd:
             return np.full(len(speed_s), self._floor_last)
         y, self._floor_zi = lfilter(b, a, speed_s[idx], zi=self._floor_zi)
         pos = np.searchsorted(idx, np.arange(len(speed_s)), side="right") - 1
-        out = np.where(pos >= 0, y[np.maximum(pos, 0)] if len(y) else 0.0, self._floor_last)
-        if len(y):
-            self._floor_last = float(y[-1])
+        out = np.where(pos >= 0, y[np.maximum(pos, 0)], self._floor_last)
+        self._floor_last = float(y[-1])
         return out
 
     def _settled(self, phi: np.ndarray) -> np.ndarray:
@@ -440,16 +438,18 @@ class StrapFrontEnd:
     def _moving_bias(
         self,
         gyro: np.ndarray,
-        m_a: np.ndarray,
+        g: np.ndarray,
         dt: np.ndarray,
         gap: np.ndarray,
+        row0: int,
         still_rows: np.ndarray,
         still_values: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Gyro bias without stillness, against gravity: checkpoint rows and values.
 
-        Gravity is fixed in the world, so in the sensor frame its direction ĝ (the
-        accelerometer's mean over ``window_s``, normalised) turns as dĝ/dt = −(ω − b) × ĝ.
+        Gravity is fixed in the world, so in the sensor frame its direction ĝ (``g``: the
+        accelerometer's mean over ``window_s``, normalised; ``row0``: the global row of the
+        piece's first row) turns as dĝ/dt = −(ω − b) × ĝ.
         Integrated over a stretch k of ``moving_bias_every_s``: b × G_k = d_k with
         G_k = ∫ĝ dt and d_k = Δĝ + ∫ω × ĝ dt. Each stretch constrains the bias perpendicular
         to its mean gravity direction; stretches in different orientations (the shin during
@@ -462,8 +462,6 @@ class StrapFrontEnd:
         for ``moving_bias_after_s``.
         """
         n = len(gyro)
-        norm = np.maximum(row_norm(m_a), 1e-9)
-        g = m_a / norm[:, None]
         wr = np.radians(gyro)
         cross = np.empty_like(g)
         cross[:, 0] = wr[:, 1] * g[:, 2] - wr[:, 2] * g[:, 1]
@@ -472,7 +470,7 @@ class StrapFrontEnd:
         inc = np.concatenate((g * dt[:, None], cross * dt[:, None], gap[:, None]), axis=1)
         sums = np.cumsum(np.concatenate((self._mb_sums[None, :], inc)), axis=0)[1:]
         self._mb_sums = sums[-1]
-        gi = self._rows + np.arange(n)  # global rows
+        gi = row0 + np.arange(n)  # global rows
         ends = np.flatnonzero((gi + 1) % self._mb_every == 0)
         empty = np.empty(0, dtype=np.int64), np.empty((0, 3))
         if not len(ends):
@@ -499,16 +497,16 @@ class StrapFrontEnd:
         hist = np.concatenate((self._mb_terms, terms))
         self._mb_terms = hist[-self._mb_keep :]
         window = sliding_window_view(hist, self._mb_keep, axis=0)[1:].sum(axis=-1)
-        due = (self._rows + ends >= self._mb_min) & ok
+        due = (row0 + ends >= self._mb_min) & ok
         # stale: no still-based estimate within moving_bias_after_s before the row
         last = np.full(len(ends), -1 if self._last_still_row is None else self._last_still_row)
         prior = np.tile(self._still_bias, (len(ends), 1))
         if len(still_rows):
             k = np.searchsorted(still_rows, ends, side="right") - 1
             inside = k >= 0
-            last[inside] = self._rows + still_rows[k[inside]]
+            last[inside] = row0 + still_rows[k[inside]]
             prior[inside] = still_values[k[inside]]
-        due &= (last < 0) | (self._rows + ends - last > self._mb_after)
+        due &= (last < 0) | (row0 + ends - last > self._mb_after)
         if not due.any():
             return empty
         a = window[due, :9].reshape(-1, 3, 3)

@@ -223,7 +223,6 @@ class OnlineAnalyzer:
         self.head_direction = HeadDirection()
         self.reps: list[Rep] = []
         self._segments: list[RepSegment] = []  # where each rep is (to score it again)
-        self._evidence: HeadEvidence | None = None
         self.revisions = 0  # reps scored again since the start (the dashboard redraws them)
         self._decided_s: list[float] = []
         self._events: list[AnalysisEvent] = []
@@ -355,8 +354,7 @@ class OnlineAnalyzer:
             self._revise(t_look_up)
         new = []
         for seg in self.detector.advance(t_ready, final):
-            rep = self._rep(seg)
-            evidence = self._evidence
+            rep, evidence = self._rep(seg)
             if evidence is not None:
                 source = hd.source
                 hd.learn(evidence)
@@ -374,26 +372,25 @@ class OnlineAnalyzer:
             self._update_display()
         return new
 
-    def _rep(self, seg: RepSegment) -> Rep:
-        """One rep's metrics with what the session knows of the head's direction now (the
-        evidence it gives about that direction in ``self._evidence``)."""
+    def _rep(self, seg: RepSegment) -> tuple[Rep, HeadEvidence | None]:
+        """One rep's metrics with what the session knows of the head's direction now, and the
+        evidence it gives about that direction."""
         hd = self.head_direction
-        rep, self._evidence = compute_rep(
-            seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p
-        )
+        rep, evidence = compute_rep(seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p)
         n_art = self._artefacts_within(rep.start_s, rep.end_s)
-        return replace(rep, artefacts=n_art) if n_art else rep
+        return (replace(rep, artefacts=n_art) if n_art else rep), evidence
 
     def _revise(self, t_s: float) -> None:
         """The head's direction has just become known: every earlier rep scored without it is
         scored again (from the same data as before) and a ``revised`` event says what changed."""
+        cols = self.fe["shin"].cols
+        if not self.reps or cols is None:
+            return
+        held_from_s = float(cols.at("t", cols.base))
         for i, (old, seg) in enumerate(zip(self.reps, self._segments, strict=True)):
-            if "head_direction_unknown" not in old.flags:
-                continue
-            cols = self.fe["shin"].cols
-            if cols is None or cols.get("t", cols.base, cols.base + 1)[0] > seg.start_s:
-                continue  # its data are no longer held (live keeps the last keep_s)
-            rep = self._rep(seg)
+            if "head_direction_unknown" not in old.flags or seg.start_s < held_from_s:
+                continue  # known already, or its data are no longer held (live keeps keep_s)
+            rep, _ = self._rep(seg)
             self.reps[i] = rep
             self.revisions += 1
             self._events.append(

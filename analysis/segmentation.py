@@ -204,30 +204,47 @@ class RepDetector:
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds * self.shin.rate))
 
-    def _excursion(self, c: int, r: int, anchor: np.ndarray | int) -> np.ndarray:
-        """E over shin rows [c, r) against per-row anchor indices (global), or one anchor."""
+    def _from_rest(
+        self, c: int, r: int, anchor: np.ndarray | int
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The knee's integrated rotation over shin rows [c, r) from per-row anchor indices
+        (global) or one anchor: ``(d, untrusted, horizontal)``. Where the bias is not from
+        stillness, ``d`` counts only rotation about horizontal axes (``horizontal``: some row
+        did); ``untrusted``: rows whose integral cannot be used (a data gap since the anchor, or
+        an anchor before any bias estimate), where the accelerometer's tilt stands in."""
         cols = self.shin.cols
         assert cols is not None
         base = cols.base
         phi_all = cols.get("phi")
-        phi = phi_all[c - base : r - base]
-        d = phi - phi_all[anchor - base]
-        restless = cols.get("bias_moving")[c - base : r - base]
-        if restless.any():
+        d = phi_all[c - base : r - base] - phi_all[anchor - base]
+        moving = cols.get("bias_moving")[c - base : r - base]
+        horizontal = bool(moving.any())
+        if horizontal:
             # restless (bias from gravity: its vertical part unknown): only the rotation about
             # horizontal axes counts, which is what a knee does
-            d = np.where(restless[:, None], _horizontal(d, cols.get("acc_mean")[anchor - base]), d)
-        e = row_norm(d)
+            d = np.where(moving[:, None], _horizontal(d, cols.get("acc_mean")[anchor - base]), d)
         gaps_all = cols.get("gaps")
-        gapped = gaps_all[c - base : r - base] > gaps_all[anchor - base]
+        untrusted = gaps_all[c - base : r - base] > gaps_all[anchor - base]
         # from a rest before the gyro's bias was known (someone restless from the start), the
         # integrated rate has drifted: the accelerometer's tilt stands in, as across a gap
-        gapped = gapped | self._before_bias(anchor)
-        if gapped.any():
-            acc_all = cols.get("acc_mean")
-            rows = np.broadcast_to(np.asarray(anchor) - base, (r - c,))
-            tilt = angle_deg(acc_all[c - base : r - base], acc_all[rows])
-            e = np.where(gapped, tilt, e)
+        untrusted = untrusted | self._before_bias(anchor)
+        return d, untrusted, horizontal
+
+    def _tilt(self, c: int, r: int, anchor: np.ndarray | int) -> np.ndarray:
+        """Angle between the accelerometer's mean direction at shin rows [c, r) and at the
+        anchor(s), deg."""
+        cols = self.shin.cols
+        assert cols is not None
+        acc_all = cols.get("acc_mean")
+        rows = np.broadcast_to(np.asarray(anchor) - cols.base, (r - c,))
+        return angle_deg(acc_all[c - cols.base : r - cols.base], acc_all[rows])
+
+    def _excursion(self, c: int, r: int, anchor: np.ndarray | int) -> np.ndarray:
+        """E over shin rows [c, r) against per-row anchor indices (global), or one anchor."""
+        d, untrusted, _ = self._from_rest(c, r, anchor)
+        e = row_norm(d)
+        if untrusted.any():
+            e = np.where(untrusted, self._tilt(c, r, anchor), e)
         return e
 
     def _before_bias(self, anchor: np.ndarray | int) -> np.ndarray | bool:
@@ -295,9 +312,8 @@ class RepDetector:
         # window lags a slow onset, the speed test does not
         slow = cols.get("speed_s", c, r) < _levels(self.shin, self.p, c, r)
         # ... or, for someone who is never still, settled: the knee has stayed within a few
-        # degrees for the last 0.4 s (sway, not a glide)
-        # (the rest is then where that window began: a glide leaving the band has not yet
-        # moved the rest)
+        # degrees over the front-end's settle_s, turning round (sway, not a glide); the rest is
+        # then where that window began (a glide leaving the band has not yet moved the rest)
         still_rest = (run >= self._n(self.p.anchor_still_s)) & slow
         settled = cols.get("settled", c, r)
         idx = np.arange(c, r)
@@ -457,24 +473,14 @@ class RepDetector:
         cand = self.cand
         cols = self.shin.cols
         assert cand is not None and cols is not None
-        base = cols.base
-        phi_all = cols.get("phi")
-        rest = phi_all[self.anchor_i - base]
-        v = phi_all[cand.peak_i - base] - rest
+        d, untrusted, horizontal = self._from_rest(c, r, self.anchor_i)
+        v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
+        if horizontal:
+            v = _horizontal(v[None, :], cols.at("acc_mean", self.anchor_i))[0]
         u = v / max(float(np.linalg.norm(v)), 1e-12)
-        d = phi_all[c - base : r - base] - rest
-        restless = cols.get("bias_moving")[c - base : r - base]
-        if restless.any():
-            up = cols.get("acc_mean")[self.anchor_i - base]
-            d = np.where(restless[:, None], _horizontal(d, up), d)
-            v = _horizontal(v[None, :], up)[0]
-            u = v / max(float(np.linalg.norm(v)), 1e-12)
         s = d[:, 0] * u[0] + d[:, 1] * u[1] + d[:, 2] * u[2]
-        gaps_all = cols.get("gaps")
-        gapped = gaps_all[c - base : r - base] > gaps_all[self.anchor_i - base]
-        gapped = gapped | self._before_bias(self.anchor_i)
-        if gapped.any():
-            s = np.where(gapped, self._excursion(c, r, self.anchor_i), s)
+        if untrusted.any():
+            s = np.where(untrusted, self._tilt(c, r, self.anchor_i), s)
         return s
 
     # -- onsets and ends ---------------------------------------------------------------------
