@@ -97,12 +97,16 @@ class ArtefactScreen:
         if ready == 0:
             self._held = x
             return _empty()
-        out = x[:ready].copy()
-        runs = _runs(flags)
-        self._record(x[:ready], runs)  # before _bridge, which says whether the last run goes on
-        self._bridge(out, flags, runs)
-        self._ctx = np.concatenate((ctx, x[:ready]))[-k:]
+        # the next call's left context: the last k raw rows handed on (before bridging)
+        self._ctx = np.concatenate((ctx, x[max(0, ready - k) : ready]))[-k:]
         self._held = x[ready:]
+        runs = _runs(flags)
+        if len(runs[0]):
+            out = x[:ready].copy()
+            self._record(out, runs)  # before _bridge, which says whether the last run goes on
+        else:
+            out = x[:ready]  # nothing to bridge: hand on the rows as they are
+        self._bridge(out, flags, runs)
         return out[:, 0], out[:, 1:4], out[:, 4:7], flags
 
     # -- internals -----------------------------------------------------------------------------
@@ -113,7 +117,8 @@ class ArtefactScreen:
         if b <= a:
             return np.zeros(0, dtype=bool)
         acc, gyro = c[:, 1:4], c[:, 4:7]
-        beyond = (np.abs(gyro[a:b]).max(axis=1) >= p.bound_gyro_dps) | (
+        ag = np.abs(gyro[a:b])
+        beyond = (np.maximum(np.maximum(ag[:, 0], ag[:, 1]), ag[:, 2]) >= p.bound_gyro_dps) | (
             row_norm(acc[a:b]) >= p.bound_acc_mps2
         )
         jump = np.zeros(len(c), dtype=bool)

@@ -425,14 +425,17 @@ class StrapFrontEnd:
         lo = minimum_filter1d(x, n, axis=0, origin=n // 2, mode="nearest")
         m = len(x) - len(phi)
         spread = (hi - lo)[m:]
-        first = x[np.maximum(np.arange(m, len(x)) - (n - 1), 0)]
+        start = m - (n - 1)  # the row settle_s before the piece's first row
+        if start >= 0:
+            first = x[start : start + len(phi)]
+        else:  # the stream's first rows: windows clipped at its start
+            first = x[np.maximum(np.arange(m, len(x)) - (n - 1), 0)]
         net = np.abs(x[m:] - first)
         # within the band, and not a slow glide: a glide goes one way (net = spread), sway
         # turns round within the window (or the strap is quiet, below the noise band)
-        band = spread.max(axis=1)
-        swaying = (net <= np.minimum(self.p.settle_turn_frac * spread, self.p.settle_net_deg)).all(
-            axis=1
-        )
+        band = np.maximum(np.maximum(spread[:, 0], spread[:, 1]), spread[:, 2])
+        ok = net <= np.minimum(self.p.settle_turn_frac * spread, self.p.settle_net_deg)
+        swaying = ok[:, 0] & ok[:, 1] & ok[:, 2]
         return (band <= self.p.settle_deg) & (swaying | (band <= self.p.settle_quiet_deg))
 
     def _moving_bias(
@@ -467,9 +470,13 @@ class StrapFrontEnd:
         cross[:, 0] = wr[:, 1] * g[:, 2] - wr[:, 2] * g[:, 1]
         cross[:, 1] = wr[:, 2] * g[:, 0] - wr[:, 0] * g[:, 2]
         cross[:, 2] = wr[:, 0] * g[:, 1] - wr[:, 1] * g[:, 0]
-        inc = np.concatenate((g * dt[:, None], cross * dt[:, None], gap[:, None]), axis=1)
-        sums = np.cumsum(np.concatenate((self._mb_sums[None, :], inc)), axis=0)[1:]
-        self._mb_sums = sums[-1]
+        sums = np.empty((n + 1, 7))  # the carried sums, then each row's increments ...
+        sums[0] = self._mb_sums
+        np.multiply(g, dt[:, None], out=sums[1:, 0:3])
+        np.multiply(cross, dt[:, None], out=sums[1:, 3:6])
+        sums[1:, 6] = gap
+        sums = np.cumsum(sums, axis=0, out=sums)[1:]  # ... summed in place, left to right
+        self._mb_sums = sums[-1].copy()
         gi = row0 + np.arange(n)  # global rows
         ends = np.flatnonzero((gi + 1) % self._mb_every == 0)
         empty = np.empty(0, dtype=np.int64), np.empty((0, 3))
