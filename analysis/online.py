@@ -46,6 +46,7 @@ class CalibrationTracker:
         self._cursor = 0  # shin row (zero search) or head row (look-up search)
         self._anchor = -1
         self._peak, self._peak_i = 0.0, -1
+        self.missed: tuple[str, ...] = ()  # protocol steps the first rep came before
 
     def advance(self, t_ready: float, rep_start_s: float | None) -> None:
         """Follow the protocol up to session time ``t_ready``; ``rep_start_s``: when the first
@@ -60,7 +61,15 @@ class CalibrationTracker:
         if self.stage == "look_up":
             self._find_look_up(t_ready)
         if rep_start_s is not None and self.stage != "calibrated":
-            self._enter("calibrated", rep_start_s, skipped=True)
+            self.missed = tuple(
+                step
+                for step, done in (
+                    ("hold_still", "shin" in self.zero),
+                    ("look_up", self.head is None or self.head_axis is not None),
+                )
+                if not done
+            )
+            self._enter("calibrated", rep_start_s, skipped=True, missed=list(self.missed))
 
     def _enter(self, stage: str, t_s: float, **detail: object) -> None:
         self.stage = stage
@@ -267,6 +276,7 @@ class OnlineAnalyzer:
             reps=len(self.reps),
             set=d.set_no,
             head_sign_source=self.head_direction.source,
+            calibration_missed=self.calibration.missed,
         )
 
     def result(self, angles: bool = True) -> AnalysisResult:

@@ -74,12 +74,15 @@ class AnalyzerStatus:
     reps: int = 0
     set: int = 0
     head_sign_source: str = "unknown"  # "calibration", "look_up", "unknown"
+    calibration_missed: tuple[str, ...] = ()  # steps ("hold_still", "look_up") the first rep
+    #   came before: counting went on without them (angles zeroed at the first rest)
     notes: list[str] = field(default_factory=list)
 
 
 #: Kinds of :class:`AnalysisEvent`.
 ANALYSIS_EVENT_KINDS = (
-    "calibration",  # the start-up protocol reached a stage: detail {"stage", "skipped"?, ...}
+    "calibration",  # the start-up protocol reached a stage: detail {"stage", "skipped"?,
+    #   "missed"? (the steps a first rep came before), ...}
     "head_direction",  # the head's extension direction became known: {"source", "rep"}
     "rejected",  # a rep candidate that was not a rep: {"end_s", "reason"}
     "revised",  # an earlier rep scored again once the head's direction became known:

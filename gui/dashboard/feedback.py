@@ -138,6 +138,7 @@ class Prompt:
     step: int  # index into CALIBRATION_STEPS of the current step; -1 while waiting
     done: bool  # calibrated
     skipped: tuple[str, ...] = ()  # steps that do not apply (the look-up without a head strap)
+    missed: tuple[str, ...] = ()  # steps the first rep came before (counting went on)
 
 
 def calibration_prompt(
@@ -161,10 +162,16 @@ def calibration_prompt(
         text = "Look up to the ceiling, then back ahead."
         return Prompt(stage, "Calibrating: look up", text, "fair", 1, False)
     text = "Get into the start position (slumped, chin down, knee bent) and begin."
+    missed = tuple(m for m in status.calibration_missed if m not in skipped)
     if status.reps > 0:
         text = "Calibrated."
+        if "hold_still" in missed:
+            text = "Counting without calibration: angles start from the rest before the first rep."
+        elif missed:
+            text = "Counting; the look-up was not done."
     if has_head and status.head_sign_source == "unknown" and status.reps > 0:
         text += " Head direction not known yet: look up at end range."
     if status.notes:
         text += " " + status.notes[-1]
-    return Prompt(stage, "Ready", text, "good", 2, True, () if has_head else ("look_up",))
+    title = "Ready" if not missed else "Counting"
+    return Prompt(stage, title, text, "good", 2, True, skipped, missed)

@@ -108,6 +108,8 @@ def status_timeline(result: AnalysisResult) -> list[tuple[float, AnalyzerStatus]
     for e in result.events:
         if e.kind == "calibration":
             changes.append((e.time_s, 0, "calibration", e.detail["stage"]))
+            if e.detail.get("missed"):
+                changes.append((e.time_s, 0, "calibration_missed", tuple(e.detail["missed"])))
         elif e.kind == "head_direction":
             changes.append((e.time_s, 0, "head_sign_source", e.detail["source"]))
     for rep, decided in zip(result.records, result.decided_s, strict=True):

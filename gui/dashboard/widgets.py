@@ -165,6 +165,9 @@ class CalibrationBanner(QtWidgets.QFrame):
             if CALIBRATION_STEPS[k] in prompt.skipped:
                 style = "color: #9e9e9e; background: #eeeeee;"
                 label = f"– {STEP_LABELS[CALIBRATION_STEPS[k]]} (no head strap)"
+            elif CALIBRATION_STEPS[k] in prompt.missed:
+                style = "color: #8d6e00; background: #fff3c4;"
+                label = f"– {STEP_LABELS[CALIBRATION_STEPS[k]]} (skipped)"
             elif k < prompt.step or prompt.done:
                 style = "color: white; background: #2e7d32;"
                 label = f"✓ {STEP_LABELS[CALIBRATION_STEPS[k]]}"

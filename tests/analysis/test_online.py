@@ -94,6 +94,22 @@ def test_calibration_walks_still_then_look_up_then_ready():
     assert detail.get("look_up") and cal["look_up_end_s"] < t_look < cal["look_up_end_s"] + 0.6
 
 
+def test_the_status_says_which_calibration_steps_the_first_rep_came_before():
+    # calibrated at the start (the simulator's protocol): nothing missed
+    s = cached_session(seed=35, sets=1, reps_per_set=3)
+    assert RepAnalysis(angles=False).run(samples_of(s)).status_.calibration_missed == ()
+    # restless from the start (never still for 0.4 s, no protocol): neither the still pose nor
+    # the look-up happened, yet every rep counts, and the replayed status says so too
+    cfg = SimConfig(seed=8, calibration=False, disturbances=disturbances_at("typical", ("sway",)))
+    s = simulate(cfg)
+    r = RepAnalysis(angles=False).run(samples_of(s))
+    assert r.status_.calibration_missed == ("hold_still", "look_up")
+    assert len(r.reps_) == len(s.truth.reps)
+    skipped = [e.detail for e in r.result_.events if e.detail.get("skipped")]
+    missed = {"stage": "calibrated", "skipped": True, "missed": ["hold_still", "look_up"]}
+    assert skipped == [missed]
+
+
 def test_shin_only_skips_the_look_up_and_still_counts():
     s = cached_session(seed=36, sets=1, reps_per_set=3, head=False)
     _an, reps, _, stages = live(s)

@@ -143,6 +143,23 @@ def test_calibration_prompt_walks_the_start_up():
     assert later.text.startswith("Calibrated.") and "Head direction" in later.text
     shin_only = calibration_prompt(AnalyzerStatus(calibration="calibrated", reps=3), has_head=False)
     assert shin_only.text == "Calibrated." and shin_only.skipped == ("look_up",)
+    # reps began before the start-up protocol: the prompt says so instead of "Calibrated."
+    both = ("hold_still", "look_up")
+    uncal = calibration_prompt(
+        AnalyzerStatus(calibration="calibrated", reps=2, calibration_missed=both)
+    )
+    assert uncal.missed == ("hold_still", "look_up") and uncal.title == "Counting"
+    assert "without calibration" in uncal.text and "Calibrated" not in uncal.text
+    no_look = calibration_prompt(
+        AnalyzerStatus(calibration="calibrated", reps=2, calibration_missed=("look_up",))
+    )
+    assert no_look.missed == ("look_up",) and "look-up was not done" in no_look.text
+    # without a head strap the look-up is not missed but does not apply
+    shin = calibration_prompt(
+        AnalyzerStatus(calibration="calibrated", reps=2, calibration_missed=("look_up",)),
+        has_head=False,
+    )
+    assert shin.missed == () and shin.skipped == ("look_up",) and shin.text == "Calibrated."
     # a replay whose analysis still runs says so instead of asking to put the straps on
     pending = calibration_prompt(AnalyzerStatus(), analysing=True)
     assert pending.title == "Analysing the recording" and pending.step == -1 and not pending.done
@@ -386,3 +403,24 @@ def test_feed_replaces_earlier_reps_when_the_analysis_scores_them_again():
     after = [h for h in history if h[1] == ["tensioner", "tensioner", "slider"]]
     assert not before or before[-1][0] < after[0][0]
     assert after and all(len(h[1]) == 3 for h in after)
+
+
+def test_replayed_status_says_the_calibration_was_skipped():
+    from analysis.session import RepAnalysis
+    from benchmarks.accuracy import samples_of
+    from collector.exercise import disturbances_at
+    from collector.simulator import SimConfig, simulate
+    from gui.dashboard.recorded import status_timeline
+
+    # restless from the start, no protocol: the simulator never holds still for 0.4 s
+    cfg = SimConfig(seed=8, calibration=False, disturbances=disturbances_at("typical", ("sway",)))
+    s = simulate(cfg)
+    timeline = status_timeline(RepAnalysis(angles=False).run(samples_of(s)).result_)
+    first_rep = s.truth.reps[0]["start_s"]
+    before = [st for t, st in timeline if t < first_rep - 1.0]
+    assert before and all(st.calibration_missed == () for st in before)
+    last = timeline[-1][1]
+    assert last.calibration_missed == ("hold_still", "look_up")
+    assert last.reps == len(s.truth.reps)
+    prompt = calibration_prompt(last)
+    assert prompt.title == "Counting" and "without calibration" in prompt.text
