@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from scipy.constants import g as G_MPS2  # standard gravity (the bounds in g)
 
 from analysis.artefacts import ArtefactParams
+from analysis.jolts import JoltParams
 from analysis.metrics import PENALTIES
 from analysis.params import RepParams
 from analysis.results import Rep
@@ -42,6 +43,7 @@ class Column:
 
 
 AP = ArtefactParams()
+JP = JoltParams()
 
 ONSET = (
     f"Onsets and ends use the strap's angular speed smoothed over 0.1 s; where it crosses "
@@ -201,11 +203,14 @@ COLUMNS: tuple[Column, ...] = (
         "Runs of artefact samples (a knocked strap, a hit beyond full scale) on either strap "
         "between the rep's start and end: samples no body segment can produce, found by a "
         f"Hampel identifier (±{AP.half_window_s * 1000:g} ms window, {AP.n_mad:g} scaled MADs, "
-        f"at least {AP.gyro_dps:g} deg/s or {AP.acc_mps2 / G_MPS2:g} g from the window's "
+        f"at least {AP.gyro_dps:g} deg/s or {AP.acc_mps2 / G_MPS2:.2g} g from the window's "
         f"median) or beyond {AP.bound_gyro_dps:g} deg/s on an axis or "
-        f"{AP.bound_acc_mps2 / G_MPS2:g} g; the analysis bridged them (straight line between "
-        "the good samples either side), the recording keeps them as read. Each is also an "
-        "'artefact' event of the session with its times.",
+        f"{AP.bound_acc_mps2 / G_MPS2:.2g} g; the analysis bridged them (straight line between "
+        "the good samples either side), the recording keeps them as read. Plus jolts: a chair "
+        f"bump felt by both straps within ±{JP.pair_s * 1000:g} ms, each strap's acceleration "
+        f"more than {JP.acc_mps2 / G_MPS2:.2g} g from its ±{JP.half_window_s * 1000:g} ms median "
+        "(reported, not bridged: what the straps really felt). Each is also an 'artefact' "
+        "event of the session with its times.",
         "P2016",
     ),
 )

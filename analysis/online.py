@@ -21,6 +21,7 @@ import numpy as np
 from analysis.angles import CausalInclination, complementary_inclination
 from analysis.errors import AnalysisError
 from analysis.frontend import FrontEndParams, StrapFrontEnd
+from analysis.jolts import JoltFinder, JoltParams
 from analysis.metrics import HeadEvidence, compute_rep
 from analysis.params import RepParams
 from analysis.results import AnalysisEvent, AnalysisResult, AnalyzerStatus, Rep
@@ -219,6 +220,7 @@ class OnlineAnalyzer:
         frontend: FrontEndParams | None = None,
         keep_s: float | None = 600.0,
         display_angles: bool = True,
+        jolts: JoltParams | None = None,
     ) -> None:
         self.p = params or RepParams()
         self.expected = [r for r in ROLES if r in set(sensors)]
@@ -230,6 +232,7 @@ class OnlineAnalyzer:
         self.detector = RepDetector(self.p, self.fe["shin"], head)
         self.calibration = CalibrationTracker(self.p, self.fe["shin"], head)
         self.head_direction = HeadDirection()
+        self.jolts = JoltFinder(self.fe["shin"], head, jolts) if head is not None else None
         self.reps: list[Rep] = []
         self._segments: list[RepSegment] = []  # where each rep is (to score it again)
         self.revisions = 0  # reps scored again since the start (the dashboard redraws them)
@@ -303,6 +306,21 @@ class OnlineAnalyzer:
             for role, fe in self.fe.items()
             for a in fe.artefacts
         ]
+        events += [
+            AnalysisEvent(
+                j.start_s,
+                "artefact",
+                {
+                    "sensor": "both",
+                    "end_s": j.end_s,
+                    "samples": j.samples,
+                    "type": "jolt",
+                    "acc_g": round(j.acc_g, 2),
+                    "head_acc_g": round(j.head_acc_g, 2),
+                },
+            )
+            for j in (self.jolts.jolts if self.jolts is not None else [])
+        ]
         return AnalysisResult(
             records=tuple(self.reps),
             decided_s=tuple(self._decided_s),
@@ -362,6 +380,8 @@ class OnlineAnalyzer:
             t_look_up = cal.events[-1].time_s
             self._events.append(AnalysisEvent(t_look_up, "head_direction", {"source": hd.source}))
             self._revise(t_look_up)
+        if self.jolts is not None:
+            self.jolts.advance(final)
         new = []
         for seg in self.detector.advance(t_ready, final):
             rep, evidence = self._rep(seg)
@@ -387,7 +407,7 @@ class OnlineAnalyzer:
         evidence it gives about that direction."""
         hd = self.head_direction
         rep, evidence = compute_rep(seg, self.fe["shin"], self.fe.get("head"), hd.axis, self.p)
-        n_art = self._artefacts_within(rep.start_s, rep.end_s)
+        n_art = self._artefacts_within(rep.start_s, rep.end_s, seg.decided_s)
         return (replace(rep, artefacts=n_art) if n_art else rep), evidence
 
     def _revise(self, t_s: float) -> None:
@@ -417,9 +437,13 @@ class OnlineAnalyzer:
                 )
             )
 
-    def _artefacts_within(self, a: float, b: float) -> int:
-        """Runs of artefact samples of any strap overlapping session times [a, b]."""
-        return sum(x.start_s <= b and x.end_s >= a for fe in self.fe.values() for x in fe.artefacts)
+    def _artefacts_within(self, a: float, b: float, decided_s: float) -> int:
+        """Runs of artefact samples of any strap, and jolts of both (those known at
+        ``decided_s``), overlapping session times [a, b]."""
+        n = sum(x.start_s <= b and x.end_s >= a for fe in self.fe.values() for x in fe.artefacts)
+        if self.jolts is not None:
+            n += sum(j.start_s <= b and j.end_s >= a for j in self.jolts.decided_by(decided_s))
+        return n
 
     def _display_zero(self, role: str) -> int | None:
         """The row a strap's live angle is 0 at: the calibration pose, else (nobody sat still

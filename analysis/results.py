@@ -88,7 +88,9 @@ ANALYSIS_EVENT_KINDS = (
     "revised",  # an earlier rep scored again once the head's direction became known:
     #   {"rep", "technique", "was", "quality", "source"}
     "artefact",  # samples no body segment can make, bridged: {"sensor", "end_s", "samples",
-    #   "type" ("spike" or "beyond_bounds"), "gyro_dps", "acc_g"}
+    #   "type" ("spike" or "beyond_bounds"), "gyro_dps", "acc_g"}; or a jolt both straps felt
+    #   (not bridged): {"sensor": "both", "end_s", "samples", "type": "jolt", "acc_g",
+    #   "head_acc_g"}
 )
 
 
