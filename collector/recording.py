@@ -364,6 +364,13 @@ class Recording:
         lines = [f"{self.path or '<memory>'}", origin, f"  duration: {self.duration_s:.1f} s"]
         if m.get("notes"):
             lines.append(f"  notes: {m['notes']}")
+        prog = m.get("programme")
+        if isinstance(prog, dict):  # what was prescribed (analysis/programme.py's dict)
+            lines.append(
+                f"  programme: {prog.get('name') or 'unnamed'}: {prog.get('technique')}, "
+                f"{prog.get('leg')} leg, {prog.get('sets')} sets × {prog.get('reps_per_set')} "
+                f"reps (flossmeter programme show {self.name})"
+            )
         lines.append(
             "  sensor  kind              samples  rate_hz  first_s    last_s  gaps  lost_samples"
         )

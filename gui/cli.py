@@ -15,14 +15,16 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from gui import cli_analysis, cli_ble, cli_dashboard, cli_sessions, demo
+from gui import cli_analysis, cli_ble, cli_dashboard, cli_programme, cli_sessions, demo
 from gui.commands import AddCommand, Command
 from gui.errors import EXIT_ERROR, UserError
 
 __all__ = ["AddCommand", "build_parser", "main"]
 
 #: Modules whose ``register(add)`` adds subcommands, in --help order.
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, cli_sessions, cli_analysis, cli_dashboard, cli_ble)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    demo, cli_sessions, cli_analysis, cli_dashboard, cli_ble, cli_programme,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

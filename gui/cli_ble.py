@@ -74,6 +74,7 @@ def record_ble(args: argparse.Namespace) -> int:
     """``flossmeter record --shin ADDR --head ADDR -o PATH``: record BLE straps headless."""
     from collector.ble import BleSource
     from gui.acquisition import Acquisition
+    from gui.cli_programme import programme_meta
     from gui.options import strap_targets
 
     _quiet_bleak()
@@ -85,7 +86,7 @@ def record_ble(args: argparse.Namespace) -> int:
         "notes": args.notes,
         "source": "ble",
         "ble": {"targets": targets, "roles_from": roles_from, "rate_hz_requested": args.rate_hz},
-    }
+    } | programme_meta(args)
 
     def keep_link_stats(rec: Any, source: Any) -> None:
         rec.set_meta("ble_stats", source.stats())

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from gui.cli_programme import add_programme_option, programme_meta
 from gui.commands import AddCommand
 from gui.errors import UserError
 from gui.options import add_sim_options, add_strap_options, sim_config, strap_targets
@@ -141,12 +142,13 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     if not (args.speed > 0):
         raise UserError("--speed must be positive")
+    programme = programme_meta(args)  # a bad programme file stops here, in one line
     if args.sim:
         _require_dashboard()
         from collector.simulator import SimulatedSource
 
         session = _sim_session(args)
-        meta = session.metadata() | {"source": "simulator"}
+        meta = session.metadata() | {"source": "simulator"} | programme
         return _run_live(
             lambda: SimulatedSource(session, speed=args.speed),
             meta,
@@ -160,7 +162,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     ble_meta = {"targets": targets, "roles_from": roles_from, "rate_hz_requested": args.rate_hz}
     return _run_live(
         lambda: open_ble_source(shin, head, args.rate_hz),
-        {"source": "ble", "ble": ble_meta},
+        {"source": "ble", "ble": ble_meta} | programme,
         args,
         "flossmeter — live",
         explain=getattr(_ble_module(), "bleak_error_message", None),
@@ -226,6 +228,7 @@ def register(add: AddCommand) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
+    add_programme_option(p)
     p.add_argument(
         "--folder", type=Path, default=DEFAULT_FOLDER,
         help="where the Record button writes (default: recordings/)",

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from gui.cli_programme import add_programme_option, programme_meta
 from gui.commands import AddCommand
 from gui.errors import UserError
 from gui.options import add_sim_options, add_strap_options, sim_config
@@ -17,7 +18,7 @@ def _session_meta(args: argparse.Namespace, session: Any) -> dict[str, Any]:
     meta["notes"] = args.notes
     meta["source"] = "simulator"
     meta["ground_truth"] = session.truth.to_dict()
-    return meta
+    return meta | programme_meta(args)
 
 
 def _add_session_options(p: argparse.ArgumentParser) -> None:
@@ -25,6 +26,7 @@ def _add_session_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--notes", default="", help="free-text notes stored in the recording")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_programme_option(p)
 
 
 # -- commands --------------------------------------------------------------------------------

@@ -1,0 +1,268 @@
+"""The home programme: what a clinician prescribed, as a small TOML file (docs/programme.md).
+
+A programme says which leg and technique, how many sets of how many reps with what rest, the
+tempo of each glide, the knee range to reach (and, optionally, not to go beyond), how many
+sessions a week, and when symptoms mean "reduce the range or stop" — the exercise sheet's rule:
+"if doing this movement causes your symptoms to start or increase, then either reduce the range
+of movement you are moving, or stop".
+
+:func:`load_programme` reads and validates a file (every problem is one line naming the file
+and the key); :meth:`Programme.to_toml` writes one back; :meth:`Programme.to_dict` is what a
+recording stores in its metadata, so a session always says what was prescribed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import AnalysisError
+
+#: The schema's version, stored in every programme dict (recordings keep it).
+SCHEMA_VERSION = 1
+
+
+class ProgrammeError(AnalysisError):
+    """A programme file that cannot be used, said in one line (file, key, what is wrong)."""
+
+
+@dataclass(frozen=True)
+class Tempo:
+    """Seconds each glide should take, and how far off still counts as prescribed."""
+
+    out_s: float = 2.5  # straightening the knee (and lifting the head, for a slider)
+    back_s: float = 2.5  # returning to the slump
+    tolerance_s: float = 1.0  # a glide off by more than this is not as prescribed
+
+
+@dataclass(frozen=True)
+class RangeRule:
+    """Knee range (deg, from the slumped start) to reach, and optionally not to exceed."""
+
+    knee_target_deg: float = 50.0  # reach at least this (a shorter rep is "range below target")
+    knee_cap_deg: float | None = None  # do not go beyond this; a symptom rise lowers it
+    cap_step_deg: float = 10.0  # how much a symptom rise lowers the cap (or sets one)
+
+
+@dataclass(frozen=True)
+class SymptomRule:
+    """When symptoms (0–10: tingling, pain, numbness) mean reduce the range or stop."""
+
+    stop_above: int = 5  # a rating above this: stop for today
+    max_rise: int = 2  # a rise of at least this from the rating before the first set: reduce
+
+
+@dataclass(frozen=True)
+class Programme:
+    """One prescription (docs/programme.md); every field has a default a clinician can keep."""
+
+    leg: str = "right"  # "left" or "right"
+    technique: str = "slider"  # "slider" or "tensioner"
+    sets: int = 3
+    reps_per_set: int = 10
+    rest_between_sets_s: float = 60.0
+    sessions_per_week: int = 7
+    tempo: Tempo = field(default_factory=Tempo)
+    range: RangeRule = field(default_factory=RangeRule)
+    symptoms: SymptomRule = field(default_factory=SymptomRule)
+    name: str = ""  # e.g. "week 1–2, slider"
+    prescribed_by: str = ""  # clinician's initials or role, never a patient's name
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The programme as plain JSON-able values (a recording's ``programme`` metadata)."""
+        return {"schema_version": SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "programme") -> Programme:
+        """Validate ``d`` (a parsed TOML file or a recording's metadata); one-line
+        :class:`ProgrammeError` naming ``source`` and the key otherwise."""
+        return _parse(d, source)
+
+    def to_toml(self) -> str:
+        """The programme as a commented TOML file that :func:`load_programme` reads back."""
+        cap = self.range.knee_cap_deg
+        lines = [
+            "# flossmeter home programme (schema: docs/programme.md)",
+            f"name = {_toml_str(self.name)}",
+            f"prescribed_by = {_toml_str(self.prescribed_by)}  # initials or role, no names",
+            f"leg = {_toml_str(self.leg)}  # left | right",
+            f"technique = {_toml_str(self.technique)}  # slider | tensioner",
+            f"sets = {self.sets}",
+            f"reps_per_set = {self.reps_per_set}",
+            f"rest_between_sets_s = {_num(self.rest_between_sets_s)}",
+            f"sessions_per_week = {self.sessions_per_week}",
+            f"notes = {_toml_str(self.notes)}",
+            "",
+            "[tempo]  # seconds per glide",
+            f"out_s = {_num(self.tempo.out_s)}",
+            f"back_s = {_num(self.tempo.back_s)}",
+            f"tolerance_s = {_num(self.tempo.tolerance_s)}  # off by more: not as prescribed",
+            "",
+            "[range]  # knee range from the slumped start, degrees",
+            f"knee_target_deg = {_num(self.range.knee_target_deg)}",
+            (f"knee_cap_deg = {_num(cap)}" if cap is not None else "# knee_cap_deg = 70")
+            + "  # optional: not beyond this",
+            f"cap_step_deg = {_num(self.range.cap_step_deg)}  # a symptom rise lowers the cap",
+            "",
+            "[symptoms]  # ratings 0-10 (tingling, pain, numbness)",
+            f"stop_above = {self.symptoms.stop_above}  # a rating above this: stop",
+            f"max_rise = {self.symptoms.max_rise}  # a rise this big: reduce the range or stop",
+            "",
+        ]
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """A few lines a patient or clinician reads."""
+        t, r, s = self.tempo, self.range, self.symptoms
+        cap = f", at most {_num(r.knee_cap_deg)}°" if r.knee_cap_deg is not None else ""
+        head = f"{self.name}: " if self.name else ""
+        by = f" (prescribed by {self.prescribed_by})" if self.prescribed_by else ""
+        lines = [
+            f"{head}{self.technique}, {self.leg} leg{by}",
+            f"  {self.sets} sets × {self.reps_per_set} reps, "
+            f"{_num(self.rest_between_sets_s)} s rest between sets, "
+            f"{self.sessions_per_week} sessions a week",
+            f"  tempo: {_num(t.out_s)} s out, {_num(t.back_s)} s back (± {_num(t.tolerance_s)} s)",
+            f"  knee range: at least {_num(r.knee_target_deg)}°{cap}",
+            f"  symptoms: stop above {s.stop_above}/10; a rise of {s.max_rise} points: "
+            f"lower the range by {_num(r.cap_step_deg)}° or stop",
+        ]
+        if self.notes:
+            lines.append(f"  notes: {self.notes}")
+        return "\n".join(lines)
+
+    def with_cap(self, cap_deg: float) -> Programme:
+        """The same programme with the knee range capped at ``cap_deg``."""
+        return replace(self, range=replace(self.range, knee_cap_deg=float(cap_deg)))
+
+
+def load_programme(path: str | Path) -> Programme:
+    """Read and validate a programme file; :class:`ProgrammeError` (one line) otherwise."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProgrammeError(f"{p}: no such programme file") from None
+    except IsADirectoryError:
+        raise ProgrammeError(f"{p}: is a folder, not a programme file") from None
+    except UnicodeDecodeError:
+        raise ProgrammeError(f"{p}: not a text file (a programme is TOML text)") from None
+    except OSError as e:
+        raise ProgrammeError(f"{p}: cannot read ({e.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProgrammeError(f"{p}: not valid TOML: {e}") from None
+    return _parse(data, str(p))
+
+
+# -- validation ------------------------------------------------------------------------------
+
+#: Allowed ranges of the numbers (inclusive), with why: a seated slider takes 1–10 s a glide,
+#: the knee extends ≤ 90° from the slump, a day has at most 3 sessions.
+_LIMITS: dict[str, tuple[float, float]] = {
+    "sets": (1, 20),
+    "reps_per_set": (1, 50),
+    "rest_between_sets_s": (0, 900),
+    "sessions_per_week": (1, 21),
+    "tempo.out_s": (0.5, 15),
+    "tempo.back_s": (0.5, 15),
+    "tempo.tolerance_s": (0.1, 10),
+    "range.knee_target_deg": (5, 120),
+    "range.knee_cap_deg": (5, 120),
+    "range.cap_step_deg": (1, 60),
+    "symptoms.stop_above": (0, 10),
+    "symptoms.max_rise": (1, 10),
+}
+_CHOICES = {"leg": ("left", "right"), "technique": ("slider", "tensioner")}
+_SECTIONS = {"tempo": Tempo, "range": RangeRule, "symptoms": SymptomRule}
+
+
+def _parse(d: dict[str, Any], source: str) -> Programme:
+    if not isinstance(d, dict):
+        raise ProgrammeError(f"{source}: a programme is a table of keys, not {type(d).__name__}")
+    d = dict(d)
+    version = d.pop("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise ProgrammeError(
+            f"{source}: schema_version {version!r} is not supported (this version reads "
+            f"{SCHEMA_VERSION})"
+        )
+    top = {f.name: f for f in fields(Programme)}
+    _unknown(d, top, source, "")
+    kw: dict[str, Any] = {}
+    for name, value in d.items():
+        if name in _SECTIONS:
+            kw[name] = _section(name, value, source)
+        else:
+            kw[name] = _value(name, value, top[name].type, source)
+    prog = Programme(**kw)
+    r = prog.range
+    if r.knee_cap_deg is not None and r.knee_cap_deg < r.knee_target_deg:
+        raise ProgrammeError(
+            f"{source}: range.knee_cap_deg ({_num(r.knee_cap_deg)}) is below "
+            f"range.knee_target_deg ({_num(r.knee_target_deg)}): the target could never be met"
+        )
+    return prog
+
+
+def _section(name: str, value: Any, source: str) -> Any:
+    cls = _SECTIONS[name]
+    if not isinstance(value, dict):
+        raise ProgrammeError(f"{source}: [{name}] must be a table (a [{name}] section)")
+    known = {f.name: f for f in fields(cls)}
+    _unknown(value, known, source, f"{name}.")
+    return cls(**{k: _value(f"{name}.{k}", v, known[k].type, source) for k, v in value.items()})
+
+
+def _unknown(d: dict[str, Any], known: dict[str, Any], source: str, prefix: str) -> None:
+    for key in d:
+        if key not in known:
+            close = [k for k in known if key in k] or difflib.get_close_matches(
+                key, list(known), n=1
+            )
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            raise ProgrammeError(f"{source}: unknown key {prefix}{key}{hint}")
+
+
+def _value(key: str, value: Any, type_: Any, source: str) -> Any:
+    """Check one value against its field's type (as a string annotation) and limits."""
+    t = str(type_)
+    base = key.rpartition(".")[2]
+    if value is None and "None" in t:  # optional (a recording's metadata stores null)
+        return None
+    if base in _CHOICES:
+        if value not in _CHOICES[base]:
+            raise ProgrammeError(
+                f"{source}: {key} must be one of {', '.join(_CHOICES[base])}, not {value!r}"
+            )
+        return value
+    if t == "str":
+        if not isinstance(value, str):
+            raise ProgrammeError(f"{source}: {key} must be text in quotes, not {value!r}")
+        if len(value) > 200:
+            raise ProgrammeError(f"{source}: {key} is longer than 200 characters")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProgrammeError(f"{source}: {key} must be a number, not {value!r}")
+    if t == "int" and not float(value).is_integer():
+        raise ProgrammeError(f"{source}: {key} must be a whole number, not {value!r}")
+    if not math.isfinite(value):
+        raise ProgrammeError(f"{source}: {key} must be a finite number, not {value!r}")
+    lo, hi = _LIMITS[key]
+    if not lo <= value <= hi:
+        raise ProgrammeError(f"{source}: {key} = {_num(value)} is outside {_num(lo)}–{_num(hi)}")
+    return int(value) if t == "int" else float(value)
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:g}"
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'

@@ -1,0 +1,145 @@
+"""``flossmeter programme new/show/check``: the home programme a clinician prescribes
+(analysis/programme.py, docs/programme.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gui.commands import AddCommand
+from gui.errors import UserError
+
+
+def _load(path: Path) -> Any:
+    from analysis.programme import ProgrammeError, load_programme
+
+    try:
+        return load_programme(path)
+    except ProgrammeError as e:
+        raise UserError(str(e)) from None
+
+
+def programme_meta(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"programme": ...}`` for a recording's metadata when ``--programme`` was given (the
+    file validated: a bad one stops the command before anything is recorded), else ``{}``."""
+    path = getattr(args, "programme", None)
+    return {"programme": _load(path).to_dict()} if path is not None else {}
+
+
+def add_programme_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--programme", type=Path, metavar="P.toml",
+        help="the prescribed programme, stored with the recording (flossmeter programme new)",
+    )  # fmt: skip
+
+
+def cmd_programme(args: argparse.Namespace) -> int:
+    """Dispatch ``programme new/show/check``."""
+    return int(args.programme_func(args))
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """Write a programme file from the defaults and the options given."""
+    from dataclasses import replace
+
+    from analysis.programme import Programme, ProgrammeError, RangeRule, SymptomRule, Tempo
+
+    out: Path = args.output
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out}: already exists (use --overwrite to replace it)")
+    d = Programme()
+    try:
+        prog = Programme.from_dict(
+            replace(
+                d,
+                name=args.name,
+                prescribed_by=args.prescribed_by,
+                leg=args.leg,
+                technique=args.technique,
+                sets=args.sets,
+                reps_per_set=args.reps,
+                rest_between_sets_s=args.rest_s,
+                sessions_per_week=args.sessions_per_week,
+                tempo=Tempo(args.out_s, args.back_s, args.tolerance_s),
+                range=RangeRule(args.target_deg, args.cap_deg, args.cap_step_deg),
+                symptoms=SymptomRule(args.stop_above, args.max_rise),
+            ).to_dict(),
+            "options",
+        )
+    except ProgrammeError as e:
+        raise UserError(str(e).replace("options: ", "", 1)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(prog.to_toml(), encoding="utf-8")
+    print(f"wrote {out}\n{prog.summary()}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print a programme in words (from its file, or the one a recording stores)."""
+    path: Path = args.path
+    if path.suffix.lower() == ".toml":
+        print(_load(path).summary())
+        return 0
+    from analysis.programme import Programme, ProgrammeError
+    from collector.io import load
+
+    meta = load(path).meta
+    if "programme" not in meta:
+        raise UserError(f"{path}: the recording stores no programme")
+    try:
+        print(Programme.from_dict(meta["programme"], f"{path} (programme)").summary())
+    except ProgrammeError as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate programme files: 'ok' each, or the first problem in one line (exit 2)."""
+    for path in args.paths:
+        _load(path)
+        print(f"{path}: ok")
+    return 0
+
+
+def register(add: AddCommand) -> None:
+    """Add ``programme`` and its subcommands."""
+    from analysis.programme import Programme
+
+    d = Programme()
+    p = add("programme", cmd_programme, "write, show or check a home programme (TOML)")
+    sub = p.add_subparsers(dest="programme_command", metavar="ACTION", required=True)
+
+    n = sub.add_parser("new", help="write a programme file", description=cmd_new.__doc__)
+    n.set_defaults(programme_func=cmd_new)
+    n.add_argument("-o", "--output", type=Path, required=True, help="programme file to write")
+    n.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    n.add_argument("--name", default="", help="e.g. 'week 1-2, slider'")
+    n.add_argument("--prescribed-by", default="", help="clinician's initials or role")
+    n.add_argument("--leg", choices=("left", "right"), default=d.leg)
+    n.add_argument("--technique", choices=("slider", "tensioner"), default=d.technique)
+    n.add_argument("--sets", type=int, default=d.sets)
+    n.add_argument("--reps", type=int, default=d.reps_per_set, help="reps per set")
+    n.add_argument("--rest-s", type=float, default=d.rest_between_sets_s, help="rest between sets")
+    n.add_argument("--sessions-per-week", type=int, default=d.sessions_per_week)
+    n.add_argument("--out-s", type=float, default=d.tempo.out_s, help="seconds out per glide")
+    n.add_argument("--back-s", type=float, default=d.tempo.back_s, help="seconds back")
+    n.add_argument("--tolerance-s", type=float, default=d.tempo.tolerance_s,
+                   help="a glide off by more than this is not as prescribed")  # fmt: skip
+    n.add_argument("--target-deg", type=float, default=d.range.knee_target_deg,
+                   help="knee range to reach, degrees")  # fmt: skip
+    n.add_argument("--cap-deg", type=float, default=None, help="knee range not to exceed")
+    n.add_argument("--cap-step-deg", type=float, default=d.range.cap_step_deg,
+                   help="how much a symptom rise lowers the cap")  # fmt: skip
+    n.add_argument("--stop-above", type=int, default=d.symptoms.stop_above,
+                   help="a symptom rating (0-10) above this: stop")  # fmt: skip
+    n.add_argument("--max-rise", type=int, default=d.symptoms.max_rise,
+                   help="a rise of this many points: reduce the range or stop")  # fmt: skip
+
+    s = sub.add_parser("show", help="print a programme in words", description=cmd_show.__doc__)
+    s.set_defaults(programme_func=cmd_show)
+    s.add_argument("path", type=Path, help="programme (.toml) or a recording that stores one")
+
+    c = sub.add_parser("check", help="validate programme files", description=cmd_check.__doc__)
+    c.set_defaults(programme_func=cmd_check)
+    c.add_argument("paths", type=Path, nargs="+", help="programme files (.toml)")

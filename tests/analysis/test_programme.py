@@ -1,0 +1,104 @@
+"""The home programme file (analysis/programme.py, docs/programme.md): a hand-written file reads
+as written, what it writes reads back the same, and every problem is one line naming the key."""
+
+import pytest
+
+from analysis.programme import Programme, ProgrammeError, load_programme
+
+CLINICIAN_FILE = """
+# written by hand, as a clinician would
+name = "week 3, slider"
+leg = "left"
+technique = "slider"
+sets = 2
+reps_per_set = 8
+rest_between_sets_s = 45
+sessions_per_week = 5
+
+[tempo]
+out_s = 3
+back_s = 3.5
+
+[range]
+knee_target_deg = 40
+knee_cap_deg = 60
+
+[symptoms]
+stop_above = 3
+max_rise = 2
+"""
+
+
+def test_a_hand_written_file_reads_as_written_with_defaults_for_the_rest(tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text(CLINICIAN_FILE)
+    p = load_programme(f)
+    assert (p.name, p.leg, p.technique, p.sets, p.reps_per_set) == (
+        "week 3, slider", "left", "slider", 2, 8,
+    )  # fmt: skip
+    assert (p.rest_between_sets_s, p.sessions_per_week) == (45.0, 5)
+    assert (p.tempo.out_s, p.tempo.back_s, p.tempo.tolerance_s) == (3.0, 3.5, 1.0)
+    assert (p.range.knee_target_deg, p.range.knee_cap_deg, p.range.cap_step_deg) == (40, 60, 10)
+    assert (p.symptoms.stop_above, p.symptoms.max_rise) == (3, 2)
+    assert isinstance(p.sets, int) and isinstance(p.tempo.out_s, float)
+    text = p.summary()
+    assert "left leg" in text and "2 sets × 8 reps" in text and "at most 60°" in text
+    assert "stop above 3/10" in text
+
+
+def test_what_it_writes_reads_back_the_same_and_so_does_a_recordings_copy(tmp_path):
+    p = Programme(name='odd "quoted" \\ name', leg="left", technique="tensioner", sets=4)
+    p = p.with_cap(75)
+    f = tmp_path / "p.toml"
+    f.write_text(p.to_toml())
+    assert load_programme(f) == p
+    d = p.to_dict()
+    assert d["schema_version"] == 1 and d["range"]["knee_cap_deg"] == 75.0
+    assert Programme.from_dict(d) == p
+    no_cap = Programme()  # no cap: the file has it commented out, the dict stores None
+    f.write_text(no_cap.to_toml())
+    assert load_programme(f).range.knee_cap_deg is None
+    assert Programme.from_dict(no_cap.to_dict()).range.knee_cap_deg is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sets = 2.5", "sets must be a whole number, not 2.5"),
+        ("sets = 0", "sets = 0 is outside 1–20"),
+        ('sets = "three"', "sets must be a number, not 'three'"),
+        ("sets = true", "sets must be a number, not True"),
+        ("reps = 10", "unknown key reps (did you mean reps_per_set?)"),
+        ("rep_per_set = 10", "unknown key rep_per_set (did you mean reps_per_set?)"),
+        ('leg = "both"', "leg must be one of left, right, not 'both'"),
+        ('technique = "slump"', "technique must be one of slider, tensioner, not 'slump'"),
+        ("[tempo]\nout_s = 0.1", "tempo.out_s = 0.1 is outside 0.5–15"),
+        ("[tempo]\nout = 2", "unknown key tempo.out (did you mean tempo.out_s?)"),
+        ("tempo = 3", "[tempo] must be a table"),
+        ("[range]\nknee_target_deg = 60\nknee_cap_deg = 50", "knee_cap_deg (50) is below"),
+        ("[symptoms]\nstop_above = 11", "symptoms.stop_above = 11 is outside 0–10"),
+        ("[tempo]\nout_s = nan", "tempo.out_s must be a finite number"),
+        ("schema_version = 2", "schema_version 2 is not supported"),
+        ("sets = ", "not valid TOML"),
+    ],
+)
+def test_every_problem_is_one_line_naming_the_file_and_the_key(tmp_path, text, message):
+    f = tmp_path / "bad.toml"
+    f.write_text(text + "\n")
+    with pytest.raises(ProgrammeError) as e:
+        load_programme(f)
+    line = str(e.value)
+    assert line.startswith(f"{f}: ") and message in line and "\n" not in line
+
+
+def test_files_that_are_not_programmes_are_one_line_too(tmp_path):
+    for path, message in [
+        (tmp_path / "missing.toml", "no such programme file"),
+        (tmp_path, "is a folder"),
+    ]:
+        with pytest.raises(ProgrammeError, match=message):
+            load_programme(path)
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ProgrammeError, match="not a text file"):
+        load_programme(binary)

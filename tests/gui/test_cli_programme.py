@@ -1,0 +1,57 @@
+"""``flossmeter programme new/show/check`` and ``--programme`` on simulate: files written and
+read back, one-line errors with exit 2, the prescription stored in the recording."""
+
+import tomllib
+
+from collector.recording import load_recording
+from gui.cli import main
+
+
+def test_new_writes_a_file_with_the_options_given_and_check_accepts_it(tmp_path, capsys):
+    f = tmp_path / "p.toml"
+    code = main(["programme", "new", "-o", str(f), "--sets", "2", "--reps", "6", "--leg", "left",
+                 "--out-s", "3", "--cap-deg", "70", "--stop-above", "3"])  # fmt: skip
+    assert code == 0
+    data = tomllib.loads(f.read_text())  # plain TOML any tool can read
+    assert (data["sets"], data["reps_per_set"], data["leg"]) == (2, 6, "left")
+    assert (data["tempo"]["out_s"], data["range"]["knee_cap_deg"]) == (3, 70)
+    assert data["symptoms"]["stop_above"] == 3
+    assert "2 sets × 6 reps" in capsys.readouterr().out
+    assert main(["programme", "check", str(f)]) == 0
+    assert capsys.readouterr().out.strip() == f"{f}: ok"
+    # an existing file is not replaced without --overwrite
+    assert main(["programme", "new", "-o", str(f)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_bad_values_and_files_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["programme", "new", "-o", str(tmp_path / "q.toml"), "--out-s", "40"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "flossmeter: error: tempo.out_s = 40 is outside 0.5–15"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sets = 3\nrep_per_set = 10\n")
+    assert main(["programme", "check", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"flossmeter: error: {bad}: unknown key rep_per_set (did you mean reps_per_set?)"
+    ]
+    assert not (tmp_path / "q.toml").exists()
+
+
+def test_a_simulated_recording_stores_the_programme_and_says_so(tmp_path, capsys):
+    prog = tmp_path / "p.toml"
+    assert main(["programme", "new", "-o", str(prog), "--name", "week 1", "--sets", "1"]) == 0
+    rec = tmp_path / "s.flossrec"
+    args = ["simulate", "-o", str(rec), "--sets", "1", "--reps", "2", "--programme", str(prog)]
+    assert main(args) == 0
+    assert "programme: week 1: slider, right leg, 1 sets × 10 reps" in capsys.readouterr().out
+    stored = load_recording(rec).meta["programme"]
+    assert stored["name"] == "week 1" and stored["sets"] == 1 and stored["schema_version"] == 1
+    assert main(["programme", "show", str(rec)]) == 0
+    assert capsys.readouterr().out.startswith("week 1: slider, right leg")
+    # a bad programme stops the command before any recording is written
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sets = 0\n")
+    out = tmp_path / "t.flossrec"
+    assert main(["simulate", "-o", str(out), "--programme", str(bad)]) == 2
+    assert not out.exists()
