@@ -266,3 +266,111 @@ def _num(x: float | None) -> str:
 
 def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+# -- reps against the prescription -------------------------------------------------------------
+
+#: Why a rep was not done as prescribed: code → what it means (the reasons' order).
+REASONS: dict[str, str] = {
+    "out_too_fast": "the glide out was quicker than prescribed",
+    "out_too_slow": "the glide out was slower than prescribed",
+    "back_too_fast": "the glide back was quicker than prescribed",
+    "back_too_slow": "the glide back was slower than prescribed",
+    "range_below_target": "the knee did not reach the target range",
+    "range_above_cap": "the knee went beyond the range cap",
+    "held": "held at end range (the glide should never stop)",
+    "wrong_technique": "the other technique than prescribed",
+}
+
+
+@dataclass(frozen=True)
+class RepVerdict:
+    """Was one rep done as prescribed, and if not, why (codes of :data:`REASONS`, with the
+    numbers in words)."""
+
+    rep: int
+    set: int
+    as_prescribed: bool
+    reasons: tuple[str, ...]
+    details: tuple[str, ...]  # one plain sentence per reason, with the numbers
+
+    def text(self) -> str:
+        return "as prescribed" if self.as_prescribed else "; ".join(self.details)
+
+
+def assess_rep(rep: Any, programme: Programme, cap_deg: float | None = None) -> RepVerdict:
+    """Check a rep (``analysis.results.Rep`` or a reps-table row with its fields) against the
+    programme: each glide within ``tempo.tolerance_s`` of its prescribed time, the knee range
+    (``knee_rom_deg``) at least the target and at most the cap (``cap_deg``, the session's
+    current cap, else the programme's), not held (its ``held`` flag), and the technique
+    prescribed (a rep whose technique could not be told is not failed for it)."""
+    t, r = programme.tempo, programme.range
+    cap = r.knee_cap_deg if cap_deg is None else cap_deg
+    reasons: list[tuple[str, str]] = []
+    for side, measured, want in (("out", rep.out_s, t.out_s), ("back", rep.back_s, t.back_s)):
+        if not math.isfinite(measured):
+            continue
+        what = f"{side} in {measured:.1f} s (prescribed {want:g} ± {t.tolerance_s:g} s)"
+        if measured < want - t.tolerance_s:
+            reasons.append((f"{side}_too_fast", what))
+        elif measured > want + t.tolerance_s:
+            reasons.append((f"{side}_too_slow", what))
+    rom = rep.knee_rom_deg
+    if math.isfinite(rom) and rom < r.knee_target_deg:
+        reasons.append(("range_below_target", f"knee {rom:.0f}° (target {r.knee_target_deg:g}°)"))
+    if cap is not None and math.isfinite(rom) and rom > cap:
+        reasons.append(("range_above_cap", f"knee {rom:.0f}° (cap {cap:g}°)"))
+    flags = rep.flags.split(";") if isinstance(rep.flags, str) else tuple(rep.flags)
+    if "held" in flags:
+        reasons.append(("held", f"held {rep.hold_s:.1f} s at end range"))
+    if rep.technique in ("slider", "tensioner") and rep.technique != programme.technique:
+        reasons.append(("wrong_technique", f"a {rep.technique}, not a {programme.technique}"))
+    order = list(REASONS)
+    reasons.sort(key=lambda x: order.index(x[0]))
+    return RepVerdict(
+        rep=int(rep.rep),
+        set=int(rep.set),
+        as_prescribed=not reasons,
+        reasons=tuple(code for code, _ in reasons),
+        details=tuple(text for _, text in reasons),
+    )
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    """One set against the programme."""
+
+    set: int
+    reps_done: int
+    reps_prescribed: int
+    as_prescribed: int
+    reasons: dict[str, int]  # how many reps failed for each reason
+
+    def text(self) -> str:
+        why = ", ".join(f"{REASONS[k].split(' (')[0]} ({n})" for k, n in self.reasons.items())
+        return (
+            f"set {self.set}: {self.reps_done} of {self.reps_prescribed} reps, "
+            f"{self.as_prescribed} as prescribed" + (f"; {why}" if why else "")
+        )
+
+
+def set_summaries(verdicts: list[RepVerdict], programme: Programme) -> list[SetSummary]:
+    """Per set: reps done of those prescribed, how many as prescribed, and why not."""
+    out = []
+    for s in sorted({v.set for v in verdicts}):
+        vs = [v for v in verdicts if v.set == s]
+        counts: dict[str, int] = {}
+        for v in vs:
+            for code in v.reasons:
+                counts[code] = counts.get(code, 0) + 1
+        order = list(REASONS)
+        out.append(
+            SetSummary(
+                set=s,
+                reps_done=len(vs),
+                reps_prescribed=programme.reps_per_set,
+                as_prescribed=sum(v.as_prescribed for v in vs),
+                reasons=dict(sorted(counts.items(), key=lambda kv: order.index(kv[0]))),
+            )
+        )
+    return out

@@ -102,6 +102,53 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assess(args: argparse.Namespace) -> int:
+    """Analyse a recording and mark each rep done as prescribed or not (with why), per set;
+    the programme from --programme, else the one the recording stores."""
+    from analysis.programme import Programme, ProgrammeError, assess_rep, set_summaries
+    from analysis.session import RepAnalysis
+    from collector.io import load
+
+    rec = load(args.path)
+    if args.programme is not None:
+        prog = _load(args.programme)
+    elif "programme" in rec.meta:
+        try:
+            prog = Programme.from_dict(rec.meta["programme"], f"{args.path} (programme)")
+        except ProgrammeError as e:
+            raise UserError(str(e)) from None
+    else:
+        raise UserError(f"{args.path}: the recording stores no programme: give --programme P.toml")
+    if "shin" not in rec.samples:
+        raise UserError(f"{args.path}: no shin samples (the shin strap is required)")
+    reps = RepAnalysis(angles=False).run(rec.samples).reps_
+    verdicts = [assess_rep(r, prog) for r in reps.itertuples()]
+    print(prog.summary())
+    for v in verdicts:
+        print(f"  rep {v.rep:>3} (set {v.set}): {v.text()}")
+    for s in set_summaries(verdicts, prog):
+        print(s.text())
+    done = sum(v.as_prescribed for v in verdicts)
+    print(
+        f"{done} of {len(verdicts)} reps as prescribed ({prog.sets * prog.reps_per_set} prescribed)"
+    )
+    if args.output is not None:
+        import pandas as pd
+
+        table = pd.DataFrame(
+            {
+                "rep": [v.rep for v in verdicts],
+                "set": [v.set for v in verdicts],
+                "as_prescribed": [v.as_prescribed for v in verdicts],
+                "reasons": [";".join(v.reasons) for v in verdicts],
+                "details": ["; ".join(v.details) for v in verdicts],
+            }
+        )
+        table.to_csv(args.output, index=False)
+        print(f"wrote {args.output}")
+    return 0
+
+
 def register(add: AddCommand) -> None:
     """Add ``programme`` and its subcommands."""
     from analysis.programme import Programme
@@ -139,6 +186,15 @@ def register(add: AddCommand) -> None:
     s = sub.add_parser("show", help="print a programme in words", description=cmd_show.__doc__)
     s.set_defaults(programme_func=cmd_show)
     s.add_argument("path", type=Path, help="programme (.toml) or a recording that stores one")
+
+    a = sub.add_parser(
+        "assess", help="mark a recording's reps done as prescribed or not",
+        description=cmd_assess.__doc__,
+    )  # fmt: skip
+    a.set_defaults(programme_func=cmd_assess)
+    a.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    a.add_argument("--programme", type=Path, metavar="P.toml", help="instead of the stored one")
+    a.add_argument("-o", "--output", type=Path, help="CSV of the verdicts (rep, set, reasons)")
 
     c = sub.add_parser("check", help="validate programme files", description=cmd_check.__doc__)
     c.set_defaults(programme_func=cmd_check)
