@@ -374,3 +374,104 @@ def set_summaries(verdicts: list[RepVerdict], programme: Programme) -> list[SetS
             )
         )
     return out
+
+
+# -- symptoms ----------------------------------------------------------------------------------
+
+#: The lowest cap a symptom rise may set (deg): below it there is no glide left to do.
+MIN_CAP_DEG = 5.0
+
+
+@dataclass(frozen=True)
+class SymptomAdvice:
+    """What the programme's symptom rule says after a rating: ``continue``, ``reduce`` (the
+    range: ``cap_deg`` is the proposed knee cap) or ``stop``, in plain words."""
+
+    action: str
+    text: str
+    rating: int
+    baseline: int
+    cap_deg: float | None = None
+
+
+class SymptomCheck:
+    """The session's symptom ratings (0–10) against the programme's rule.
+
+    The first rating (before the first set) is the baseline. After each set: a rating above
+    ``symptoms.stop_above`` says stop; a rise of ``symptoms.max_rise`` or more from the baseline
+    says, as the exercise sheet does, reduce the range or stop — the proposed cap is the current
+    cap (else the largest knee range of the set just done) lowered by ``range.cap_step_deg``.
+    What was decided is recorded with :meth:`decide`; a lowered cap is then the session's
+    :attr:`cap_deg` (and its effective target is at most that cap)."""
+
+    def __init__(self, programme: Programme) -> None:
+        self.programme = programme
+        self.cap_deg: float | None = programme.range.knee_cap_deg
+        self.baseline: int | None = None
+        self.ratings: list[tuple[int | None, int]] = []  # (after set n or None: before, rating)
+        self.decisions: list[tuple[str, float | None]] = []
+
+    @property
+    def target_deg(self) -> float:
+        """The knee range to reach now: the programme's, or the cap if a cap came below it."""
+        t = self.programme.range.knee_target_deg
+        return min(t, self.cap_deg) if self.cap_deg is not None else t
+
+    def rate(
+        self, rating: int, after_set: int | None = None, knee_rom_deg: list[float] | None = None
+    ) -> SymptomAdvice:
+        """Take a rating (``after_set``: the set just done, None before the first) and the knee
+        ranges of that set's reps; return the rule's advice."""
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 0 <= rating <= 10:
+            raise ProgrammeError(f"a symptom rating is a whole number 0–10, not {rating!r}")
+        self.ratings.append((after_set, rating))
+        if self.baseline is None:
+            self.baseline = rating
+        s, base = self.programme.symptoms, self.baseline
+        if rating > s.stop_above:
+            return SymptomAdvice(
+                "stop",
+                f"Your symptoms are {rating}/10, above the {s.stop_above} your programme "
+                "allows: stop for today, and tell your clinician.",
+                rating,
+                base,
+            )
+        if after_set is not None and rating - base >= s.max_rise:
+            cap = self._lowered(knee_rom_deg or [])
+            return SymptomAdvice(
+                "reduce",
+                f"Your symptoms rose from {base} to {rating}/10. Reduce the range: straighten "
+                f"the knee at most {cap:g}° from now on — or stop if they keep rising.",
+                rating,
+                base,
+                cap,
+            )
+        since = f" (started at {base})" if after_set is not None else ""
+        return SymptomAdvice("continue", f"Symptoms {rating}/10{since}: carry on.", rating, base)
+
+    def _lowered(self, knee_rom_deg: list[float]) -> float:
+        step = self.programme.range.cap_step_deg
+        reached = [x for x in knee_rom_deg if math.isfinite(x)]
+        start = self.cap_deg if self.cap_deg is not None else (max(reached) if reached else None)
+        if start is None:  # nothing measured yet: from the target
+            start = self.programme.range.knee_target_deg
+        return float(max(MIN_CAP_DEG, round(start - step)))
+
+    def decide(self, advice: SymptomAdvice, action: str | None = None) -> dict[str, Any]:
+        """Record what was decided on ``advice`` (its own action unless ``action`` overrides:
+        ``continue``, ``reduce`` or ``stop``); a reduction applies its cap. Returns the
+        decision as a recording event's detail."""
+        action = action or advice.action
+        if action not in ("continue", "reduce", "stop"):
+            raise ProgrammeError(f"a decision is continue, reduce or stop, not {action!r}")
+        if action == "reduce":
+            cap = advice.cap_deg if advice.cap_deg is not None else self._lowered([])
+            self.cap_deg = cap
+        self.decisions.append((action, self.cap_deg))
+        return {
+            "decision": action,
+            "advised": advice.action,
+            "rating": advice.rating,
+            "baseline": advice.baseline,
+            "cap_deg": self.cap_deg,
+        }

@@ -6,6 +6,8 @@ import pytest
 from analysis.programme import (
     Programme,
     ProgrammeError,
+    RangeRule,
+    SymptomRule,
     assess_rep,
     load_programme,
     set_summaries,
@@ -177,3 +179,53 @@ def test_sets_are_summed_up_against_the_prescription():
     assert (s2.reps_done, s2.as_prescribed, s2.reasons) == (1, 0, {"range_below_target": 1})
     assert s1.text() == "set 1: 3 of 3 reps, 1 as prescribed; the glide out was quicker than " \
         "prescribed (2)"  # fmt: skip
+
+
+# -- symptoms ----------------------------------------------------------------------------------
+
+
+def test_symptoms_follow_the_sheet_carry_on_reduce_or_stop():
+    from analysis.programme import SymptomCheck
+
+    p = Programme(symptoms=SymptomRule(stop_above=5, max_rise=2))  # no cap, target 50°
+    check = SymptomCheck(p)
+    first = check.rate(2)  # before the first set: the baseline
+    assert (first.action, check.baseline) == ("continue", 2)
+    assert check.rate(3, after_set=1, knee_rom_deg=[70.0, 74.0]).action == "continue"
+    rise = check.rate(4, after_set=2, knee_rom_deg=[72.0, 68.5])
+    # a rise of 2: reduce; no cap yet, so the largest range of the set less the 10° step
+    assert (rise.action, rise.cap_deg) == ("reduce", 62.0)
+    assert "rose from 2 to 4/10" in rise.text and "at most 62°" in rise.text
+    assert check.cap_deg is None  # nothing applied until decided
+    detail = check.decide(rise)
+    assert detail == {"decision": "reduce", "advised": "reduce", "rating": 4, "baseline": 2,
+                      "cap_deg": 62.0}  # fmt: skip
+    assert check.cap_deg == 62.0 and check.target_deg == 50.0
+    again = check.rate(4, after_set=3, knee_rom_deg=[60.0])  # still 2 up: the cap steps down
+    assert again.cap_deg == 52.0
+    check.decide(again)
+    assert check.rate(5, after_set=4).cap_deg == 42.0  # 5 is not above 5: reduce, not stop
+    stop = check.rate(6, after_set=5)
+    assert stop.action == "stop" and "above the 5" in stop.text
+    # the patient may decide otherwise; it is recorded as decided
+    assert check.decide(stop, "continue")["decision"] == "continue"
+
+
+def test_a_cap_below_the_target_becomes_the_target_and_never_goes_below_5_deg():
+    from analysis.programme import SymptomCheck
+
+    p = Programme(range=RangeRule(knee_target_deg=40, knee_cap_deg=45, cap_step_deg=30))
+    check = SymptomCheck(p)
+    check.rate(0)
+    check.decide(check.rate(3, after_set=1))  # 45 − 30 = 15
+    assert (check.cap_deg, check.target_deg) == (15.0, 15.0)
+    check.decide(check.rate(3, after_set=2))  # 15 − 30 → the 5° floor
+    assert check.cap_deg == 5.0
+
+
+@pytest.mark.parametrize("bad", [-1, 11, 2.5, "3", True])
+def test_a_rating_is_a_whole_number_0_to_10(bad):
+    from analysis.programme import SymptomCheck
+
+    with pytest.raises(ProgrammeError, match="whole number 0–10"):
+        SymptomCheck(Programme()).rate(bad)
