@@ -21,7 +21,7 @@ EVENT_KINDS = (
     "note",  # free text from the user
     "status",  # battery, rate confirmed, configuration applied, ...
     "error",  # a counted, recoverable problem (malformed packet, ...)
-    "symptom",  # a symptom rating 0–10 (before the first set, after each): {"rating", "set", "note"}
+    "symptom",  # a symptom rating 0–10 (before the first set, after each): {"rating", "set"}
     "programme",  # the guided session's progress and decisions: {"what", ...} (docs/programme.md)
 )
 
