@@ -60,6 +60,7 @@ class RepParams:
     min_lever_m: float = 0.06  # ... the strap swings on an arc at least this far from the axis
     min_lever_explained: float = 0.03  # ... or that arc explains this much of its acceleration
     lever_min_samples: int = 8  # the lever fit needs at least this many samples of the rep
+    #   (so does the axis from the rate, restless: see RepDetector._rate_axis)
     axis_memory: float = 0.7  # the learned knee axis is a decaying sum (weight of the past per
     #   rep): it follows a strap that is re-adjusted between sets within a few reps
     scan_window_s: float = 30.0  # the detector examines at most this much data per step (its

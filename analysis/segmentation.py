@@ -171,6 +171,7 @@ class _Candidate:
     quiet_run: int = 0  # samples the knee has been quiet up to the cursor
     settled_run: int = 0  # ... and settled
     below: float = 0.0  # how far the knee came back past its start (signed along the rep)
+    rest_i: int = -1  # where the knee's rest is after the rep, if not at confirm_i
 
 
 class RepDetector:
@@ -457,6 +458,13 @@ class RepDetector:
             cand.knee_end_i = self._end_backtrack(cand.return_i, x, swaying)
             cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
             cand.confirm_i = x
+            if swaying:
+                # settled is decided over the trailing settle_s, which can span the end of the
+                # back glide and the slow start of the next rep's (down, then up again by a few
+                # degrees): the knee's rest is its lowest point since it came back, not x,
+                # which may already be on the way out
+                lo_v = max(cand.return_i, cols.base)
+                cand.rest_i = lo_v + int(np.argmin(self._along(lo_v, x + 1)))
         else:  # the next rep began from the valley, or the knee never settled: end at it
             stop = c + k
             lo_v = max(cand.return_i, cols.base)
@@ -585,7 +593,7 @@ class RepDetector:
         self._restart_at = -1
         seg = self._validate(cand, end_s, decided)
         next_onset = cand.confirm_i
-        self.anchor_i = cand.confirm_i
+        self.anchor_i = cand.rest_i if cand.rest_i >= 0 else cand.confirm_i
         self.cand = None
         self.state = "idle"
         self.cursor = cand.confirm_i + 1
@@ -599,6 +607,25 @@ class RepDetector:
             self.cand.peak_i = next_onset
             self.state = "active"
         return seg
+
+    def _rate_axis(self, cand: _Candidate, axis: np.ndarray) -> np.ndarray:
+        """The rep's turning axis where the bias is not from stillness: the principal axis of
+        the rate over the knee's movement (``Σ w wᵀ``), signed like ``axis``.
+
+        ``phi(peak) − phi(anchor)`` carries the bias error integrated from the anchor (its part
+        along gravity is unknown under sway: 0.5–4 deg/s before the reps constrain it), which
+        tilts a 25–30° partial rep, or a rep whose rest was set long before it, past
+        ``max_axis_tilt_deg`` and away from the learnt axis. In ``Σ w wᵀ`` an error ``e``
+        enters as ``e Σwᵀ + Σw eᵀ + N e eᵀ``: ``Σw`` is the rep's net rotation (about zero, out
+        and back) and ``|e|² ≪ |w|²`` during a glide, so the axis is the knee's."""
+        cols = self.shin.cols
+        assert cols is not None
+        w = cols.get("w", cand.knee_onset_i, cand.knee_end_i + 1)
+        if len(w) < self.p.lever_min_samples:
+            return axis
+        _, vecs = np.linalg.eigh(w.T @ w)
+        pa = vecs[:, -1]
+        return pa if float(pa @ axis) >= 0 else -pa
 
     def _swings_on_lever(self, cand: _Candidate, axis: np.ndarray) -> bool:
         b = max(cand.knee_end_i, cand.knee_onset_i + self.p.lever_min_samples) + 1
@@ -615,9 +642,12 @@ class RepDetector:
             self.rejected.append(Rejected(cand.start_s, end_s, f"range {rom:.0f}°"))
             return None
         v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
-        if bool(self._before_bias(self.anchor_i)):  # drifted: the axis gravity turned about
+        before_bias = bool(self._before_bias(self.anchor_i))
+        if before_bias:  # drifted: the axis gravity turned about
             v = np.cross(cols.at("acc_mean", cand.peak_i), cols.at("acc_mean", self.anchor_i))
         axis = v / max(np.linalg.norm(v), 1e-12)
+        if not before_bias and cols.at("bias_moving", self.anchor_i):
+            axis = self._rate_axis(cand, axis)
         tilt = abs(90.0 - float(angle_deg(axis, cols.at("acc_mean", self.anchor_i))))
         if tilt > p.max_axis_tilt_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, f"axis {tilt:.0f}° off horizontal"))
