@@ -13,7 +13,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gui.cli_programme import add_programme_option, programme_meta
+from gui.cli_programme import (
+    add_programme_option,
+    programme_meta,
+    programme_of,
+    scripted_answers,
+)
 from gui.commands import AddCommand
 from gui.errors import UserError
 from gui.options import add_sim_options, add_strap_options, sim_config, strap_targets
@@ -110,7 +115,14 @@ def _run_live(
     explain: Any = None,
 ) -> int:
     from gui.app import run_window
+    from gui.dashboard.guided_view import ScriptedAnswers
     from gui.dashboard.live_view import LiveWindow
+
+    programme = programme_of(args)
+    ratings, decisions = scripted_answers(args)
+    if (ratings or decisions) and programme is None:
+        raise UserError("--symptoms and --decisions answer a guided session: add --programme")
+    answers = ScriptedAnswers(ratings, decisions) if ratings or decisions else None
 
     capture = _capture(args)
     folder = getattr(args, "folder", None) or DEFAULT_FOLDER
@@ -127,6 +139,8 @@ def _run_live(
             participant=getattr(args, "participant", "") or "",
             record_to=record_to,
             explain=explain,
+            programme=programme,
+            answers=answers,
         )
 
     return run_window(make_window, lambda w: w.start(), capture)
@@ -229,6 +243,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
     add_programme_option(p)
+    g = p.add_argument_group("guided session: scripted answers (demos, tests)")
+    g.add_argument("--symptoms", default="", metavar="R,R,…",
+                   help="answer the symptom questions in turn, e.g. 2,4,3")  # fmt: skip
+    g.add_argument("--decisions", default="", metavar="D,…",
+                   help="answer each advice in turn: reduce, stop or continue")  # fmt: skip
     p.add_argument(
         "--folder", type=Path, default=DEFAULT_FOLDER,
         help="where the Record button writes (default: recordings/)",

@@ -20,6 +20,26 @@ def _load(path: Path) -> Any:
         raise UserError(str(e)) from None
 
 
+def programme_of(args: argparse.Namespace) -> Any:
+    """The validated ``--programme`` (``analysis.programme.Programme``), or None."""
+    path = getattr(args, "programme", None)
+    return _load(path) if path is not None else None
+
+
+def scripted_answers(args: argparse.Namespace) -> tuple[list[int], list[str]]:
+    """``--symptoms 2,4,3`` and ``--decisions reduce,stop``, checked."""
+    ratings, decisions = [], []
+    for x in filter(None, (getattr(args, "symptoms", "") or "").split(",")):
+        if not x.strip().isdigit() or not 0 <= int(x) <= 10:
+            raise UserError(f"--symptoms: ratings are whole numbers 0–10, not {x!r}")
+        ratings.append(int(x))
+    for x in filter(None, (getattr(args, "decisions", "") or "").split(",")):
+        if x.strip() not in ("reduce", "stop", "continue"):
+            raise UserError(f"--decisions: each is reduce, stop or continue, not {x!r}")
+        decisions.append(x.strip())
+    return ratings, decisions
+
+
 def programme_meta(args: argparse.Namespace) -> dict[str, Any]:
     """``{"programme": ...}`` for a recording's metadata when ``--programme`` was given (the
     file validated: a bad one stops the command before anything is recorded), else ``{}``."""

@@ -12,10 +12,13 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from analysis.programme import Programme
 from collector.errors import CollectorError
 from collector.hub import Hub
-from collector.model import Source
+from collector.model import Source, SourceEvent
 from gui.dashboard.feed import clock_text, make_analyzer
+from gui.dashboard.guided import GuidedSession
+from gui.dashboard.guided_view import GuidedPanel, ScriptedAnswers
 from gui.dashboard.session import SessionRecording
 from gui.dashboard.window import DashboardWindow
 
@@ -38,6 +41,8 @@ class LiveWindow(DashboardWindow):
         participant: str = "",
         record_to: Path | None = None,
         explain: Callable[[BaseException], str | None] | None = None,
+        programme: Programme | None = None,
+        answers: ScriptedAnswers | None = None,
     ) -> None:
         super().__init__(title)
         self.make_source = make_source
@@ -55,7 +60,43 @@ class LiveWindow(DashboardWindow):
         self.statusBar().addPermanentWidget(self.fps_label)
         self._status_timer = QtCore.QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
+        self.guided: GuidedSession | None = None
+        self.answers = answers
+        if programme is not None:
+            self.guided = GuidedSession(programme)
+            self.guided_panel = GuidedPanel(self._rated, self._decided)
+            self.panel.add_guided(self.guided_panel)
+            self.panel.guide = self._guide_step
+            self.panel.pacer = self.guided.pacer_deg
+            self.panel.pacer_cap = lambda: self.guided.cap_deg if self.guided else None
+            self.guided_panel.show_state(self.guided, 0.0)
         self.resize(1500, 940)
+
+    # -- the guided session --------------------------------------------------------------------
+
+    def _guide_step(self, now_s: float) -> None:
+        """Count the reps into the programme, move its clock on, answer a scripted question,
+        record what happened, show it."""
+        g = self.guided
+        assert g is not None
+        g.on_reps(self.feed.reps, now_s)
+        g.tick(now_s)
+        if self.answers is not None:
+            self.answers.step(g, now_s)
+        for e in g.take_events():
+            if self.hub is not None:  # every sink sees it; an open recording stores it
+                self.hub.dispatch(SourceEvent(e.time_s, e.kind, None, e.detail))
+        self.guided_panel.show_state(g, now_s)
+
+    def _rated(self, rating: int, note: str) -> None:
+        if self.guided is not None and self.guided.phase == "check":
+            self.guided.rate(rating, self._now(), note)
+            self._guide_step(self._now())
+
+    def _decided(self, action: str) -> None:
+        if self.guided is not None and self.guided.phase == "decide":
+            self.guided.decide(action, self._now())
+            self._guide_step(self._now())
 
     # -- controls ------------------------------------------------------------------------------
 
@@ -208,10 +249,18 @@ class LiveWindow(DashboardWindow):
                 now = getattr(source, "now", None)  # session time of a source that keeps one
                 self.session.session_start_unix = time.time() - (now() if callable(now) else 0.0)
                 self.status_label.setText("streaming")
-                if self.record_to is not None:
+                if self.record_to is not None or self.guided is not None:
+                    # a guided session is always recorded: its symptoms and decisions are data
                     self._record_when_streaming()
                 await self.hub.run()
             self.feed.finish()
+            while self.guided is not None and self.guided.phase in ("check", "decide"):
+                # the last symptom question can come as the straps stop: the recording stays
+                # open until it is answered (or the window closes)
+                self._guide_step(self._now())
+                await asyncio.sleep(0.1)
+            if self.guided is not None:
+                self._guide_step(self._now())
             saved = self.stop_recording(say=False) if self.session.recording else None
             also = f"; saved {saved} — Replay… opens it" if saved else ""
             self._message(f"The straps' stream has ended{also}.", "neutral")
@@ -261,4 +310,14 @@ class LiveWindow(DashboardWindow):
         s = self.panel.state()
         s["recording"] = str(self.session.path) if self.session.path else None
         s["last_recording"] = str(self.session.last_path) if self.session.last_path else None
+        if self.guided is not None:
+            g = self.guided
+            s["guided"] = {
+                "phase": g.phase,
+                "progress": g.progress_text(self._now()),
+                "set": g.set_no,
+                "cap_deg": g.cap_deg,
+                "verdicts": [(v.rep, v.set, v.as_prescribed, list(v.reasons)) for v in g.verdicts],
+                "events": [(e.kind, e.detail.get("what", e.detail.get("rating"))) for e in g.log],
+            }
         return s

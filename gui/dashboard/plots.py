@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 AXIS_COLOURS = ("#d62728", "#2ca02c", "#1f77b4")  # x, y, z
 KNEE_COLOUR, HEAD_COLOUR = "#1f5fa8", "#e07b00"
+PACER_COLOUR = "#8e24aa"  # the guided session's ghost glide
 TONE_RGBA = {
     "good": (46, 160, 67),
     "fair": (235, 165, 0),
@@ -207,6 +208,16 @@ class SignalPlots(TimedLayout):
             self.raw_plots[role] = [acc, gyro]
         knee.setLabel("bottom", "s before now")
         head.setLabel("bottom", "s before now")
+        # the guided session's pacer: the ghost glide over the window, its target now, the cap
+        self.ghost = knee.plot(pen=pg.mkPen(PACER_COLOUR, width=2, style=QtCore.Qt.DashLine))
+        self.ghost_now = pg.ScatterPlotItem(size=14, brush=pg.mkBrush(PACER_COLOUR), pen=None)
+        knee.addItem(self.ghost_now)
+        self.cap_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen("#c62828", width=1, style=QtCore.Qt.DotLine),
+            label="cap", labelOpts={"position": 0.06, "color": "#c62828"},
+        )  # fmt: skip
+        self.cap_line.hide()
+        knee.addItem(self.cap_line)
         self.ci.layout.setRowStretchFactor(0, 3)
         self.ci.layout.setRowStretchFactor(1, 2)
         self.ci.layout.setRowStretchFactor(2, 2)
@@ -245,6 +256,23 @@ class SignalPlots(TimedLayout):
                     plot.fit(v[:, 0])
             plot.show_reps(feed.reps, now, self.angle_window_s)
             plot.show_marks(marks, now)
+
+    def show_pacer(
+        self, now_s: float, pacer: Callable[[np.ndarray], np.ndarray], cap_deg: float | None
+    ) -> None:
+        """The ghost glide ``pacer(t)`` (deg) over the angle window up to now, a dot at its
+        target now, and the knee's range cap (None: no cap)."""
+        t = np.linspace(now_s - self.angle_window_s, now_s, 600)
+        y = pacer(t)
+        ok = np.isfinite(y)
+        self.ghost.setData(t[ok] - now_s, y[ok])
+        self.ghost_now.setData([0.0], [y[-1]]) if ok[-1] else self.ghost_now.setData([], [])
+        if cap_deg is None:
+            self.cap_line.hide()
+        else:
+            self.cap_line.setPos(cap_deg)
+            self.cap_line.label.setFormat(f"cap {cap_deg:.0f}°")
+            self.cap_line.show()
 
     def blank(self) -> None:
         """Show nothing (no data yet, or after a seek). Not ``clear``: pyqtgraph's layout

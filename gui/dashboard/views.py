@@ -3,9 +3,12 @@ redrawn by one timer from a :class:`~gui.dashboard.feed.DashboardFeed`."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from gui.dashboard.feed import DashboardFeed
@@ -60,6 +63,10 @@ class DashboardPanel(QtWidgets.QWidget):
         outer.addWidget(self.alert)
         outer.addLayout(body, 1)
 
+        self._left = left
+        self.guide: Callable[[float], None] | None = None  # a guided session's step (live)
+        self.pacer: Callable[[np.ndarray], np.ndarray] | None = None  # its ghost glide (deg)
+        self.pacer_cap: Callable[[], float | None] = lambda: None
         self._drawn_version = -1
         self._reps_shown = -1
         self._cards_at = 0.0
@@ -68,6 +75,10 @@ class DashboardPanel(QtWidgets.QWidget):
         self.timer.setTimerType(QtCore.Qt.PreciseTimer)
         self.timer.timeout.connect(self.refresh)
         self.refresh_cards()
+
+    def add_guided(self, widget: QtWidgets.QWidget) -> None:
+        """Show a guided session's panel under the calibration prompt."""
+        self._left.insertWidget(2, widget)
 
     def start(self) -> None:
         """Start redrawing at display rate."""
@@ -95,6 +106,8 @@ class DashboardPanel(QtWidgets.QWidget):
             self._drawn_version = feed.version
             t0 = time.perf_counter()
             self.plots.update_from(feed)
+            if self.pacer is not None and math.isfinite(feed.now_s):
+                self.plots.show_pacer(feed.now_s, self.pacer, self.pacer_cap())
             self.frames.prepared(feed.take_receipts(), time.perf_counter() - t0)
         if feed.reps_version != self._reps_shown or time.monotonic() - self._cards_at > (
             CARDS_INTERVAL_S
@@ -105,6 +118,8 @@ class DashboardPanel(QtWidgets.QWidget):
         """Update the strap panel, prompt, counter, card, trend and alert from the feed."""
         feed = self.feed
         self._cards_at = time.monotonic()
+        if self.guide is not None and math.isfinite(feed.now_s):
+            self.guide(feed.now_s)
         status = feed.status
         has_head = "head" in feed.sensors or "head" in feed.samples_in
         self.sensors.show_rows(sensor_rows(feed))
