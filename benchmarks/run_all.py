@@ -15,6 +15,7 @@ from benchmarks import (
     bench_ble,
     bench_cli,
     bench_gui,
+    bench_history,
     bench_recording,
     bench_replay,
     bench_simulator,
@@ -35,6 +36,8 @@ TARGETS = {
     "replay_analysis_ready_s": ("replay 1 h: analysis joined after opening", "s", "(info)"),
     "stream_ms_per_block": ("live analysis per 10-sample block", "ms", "≤ 0.2"),
     "event_latency_s_max": ("rep event after the rep ends (max, data time)", "s", "≤ 0.5"),
+    "index_s_per_session": ("summarise a session into the library", "s", "(info)"),
+    "history_1000_s": ("flossmeter history, 1,000 sessions", "s", "< 0.5"),
     "ble_lost_samples": ("BLE 2 straps @ 1 kHz: samples lost", "", "0"),
     "ble_cpu_client_pct": ("BLE 2 straps @ 1 kHz: collector CPU", "%", "< 25"),
 }
@@ -46,7 +49,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     results: dict[str, float] = {}
-    modules = (bench_cli, bench_simulator, bench_recording, bench_analysis, bench_replay)
+    modules = (
+        bench_cli, bench_simulator, bench_recording, bench_analysis, bench_replay, bench_history,
+    )  # fmt: skip
     for mod in (*modules, bench_gui, bench_ble):
         results.update(mod.run(args.quick))
     print(

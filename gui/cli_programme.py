@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,45 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """The sessions in a folder, with adherence to the programme per week."""
+    import datetime as dt
+
+    from gui.history import Catalogue, adherence, history_table
+
+    folder: Path = args.folder
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder")
+    since = None
+    if args.since:
+        try:
+            since = dt.date.fromisoformat(args.since)
+        except ValueError:
+            raise UserError(f"--since: a date as YYYY-MM-DD, not {args.since!r}") from None
+    cat = Catalogue(folder)
+    if args.rebuild:
+        cat.db.execute("DELETE FROM sessions")
+    changed = cat.refresh()
+    sessions = cat.sessions(args.participant, since)
+    failed = cat.failed()
+    cat.close()
+    if any(changed.values()):
+        print(f"catalogue: {changed['added']} new, {changed['updated']} changed, "
+              f"{changed['removed']} removed ({cat.path})")  # fmt: skip
+    for s in failed:
+        print(f"flossmeter: skipped {s.path}: {s.error}", file=sys.stderr)
+    if not sessions:
+        who = f" of {args.participant}" if args.participant else ""
+        print(f"no sessions{who} in {folder}")
+        return 0
+    print(history_table(sessions))
+    for who in sorted({s.participant for s in sessions}):
+        print(f"adherence ({who or 'no participant'}):")
+        for w in adherence([s for s in sessions if s.participant == who]):
+            print("  " + w.text())
+    return 0
+
+
 def register(add: AddCommand) -> None:
     """Add ``programme`` and its subcommands."""
     from analysis.programme import Programme
@@ -215,6 +255,13 @@ def register(add: AddCommand) -> None:
     a.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
     a.add_argument("--programme", type=Path, metavar="P.toml", help="instead of the stored one")
     a.add_argument("-o", "--output", type=Path, help="CSV of the verdicts (rep, set, reasons)")
+
+    h = add("history", cmd_history, "sessions in a folder and adherence to the programme")
+    h.add_argument("folder", type=Path, nargs="?", default=Path("recordings"),
+                   help="where the recordings are (default: recordings/)")  # fmt: skip
+    h.add_argument("--participant", help="only this pseudonym's sessions")
+    h.add_argument("--since", metavar="YYYY-MM-DD", help="only sessions from this date on")
+    h.add_argument("--rebuild", action="store_true", help="summarise every recording again")
 
     c = sub.add_parser("check", help="validate programme files", description=cmd_check.__doc__)
     c.set_defaults(programme_func=cmd_check)

@@ -56,6 +56,9 @@ FIGURES = (
     "load_s",
     "read_csv_s",
     "csv_over_recording",
+    # bench_history
+    "index_s_per_session",
+    "history_1000_s",
     # bench_analysis
     "import_baseline_s",
     "analyze_cli_s",
@@ -177,6 +180,9 @@ def test_timings_are_plausible(bench):
     within(r, "analysis_s_per_hour", 0.05, 60.0)  # in process, with angles
     within(r, "analysis_peak_mem_ratio", 0.1, 50.0)  # peak traced memory / samples: target ≤ 3
     within(r, "stream_ms_per_block", 0.005, 50.0)  # docs 0.12 ms
+    within(r, "index_s_per_session", 0.005, 30.0)  # load + analyse ~40 s of 2 straps: docs 0.27
+    within(r, "history_1000_s", 0.002, 30.0)  # stat 1,000 files, read the catalogue: docs 0.05
+    assert r["history_sessions"] == 1000
     within(r, "stream_ms_per_block_p99", 0.005, 500.0)  # docs 0.17 ms
 
 
