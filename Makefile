@@ -12,8 +12,9 @@ APT_RUNTIME := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-
 # start without libxcb-cursor0; without them the demo says so and runs headless).
 APT_WINDOW := libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
               libxcb-render-util0 libxcb-shape0 libxcb-xkb1
-# The test suite also needs these (private D-Bus for the emulated BlueZ; a private X server).
-APT_TEST := dbus-daemon xvfb xauth $(APT_WINDOW) gcc
+# The test suite also needs these (private D-Bus for the emulated BlueZ; a private X server;
+# headless Chromium renders a session report to a PNG).
+APT_TEST := dbus-daemon xvfb xauth $(APT_WINDOW) gcc chromium
 
 .PHONY: install demo test bench clean system-deps system-deps-window system-deps-test
 

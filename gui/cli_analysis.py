@@ -143,8 +143,26 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a session's report: one self-contained HTML file (plots embedded)."""
+    from collector.errors import CollectorError
+    from gui.report import write_report
+
+    out = args.output or args.path.with_suffix(".html")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out}: already exists (use --overwrite to replace it)")
+    try:
+        path, n = write_report(args.path, out)
+    except CollectorError as e:
+        raise UserError(str(e)) from None
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    print(f"wrote {path} ({n} reps)")
+    return 0
+
+
 def register(add: AddCommand) -> None:
-    """Add ``analyze`` and ``dictionary``."""
+    """Add ``analyze``, ``report`` and ``dictionary``."""
     p = add("analyze", cmd_analyze, "count and score reps; write the per-rep CSV")
     p.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT",
@@ -153,5 +171,9 @@ def register(add: AddCommand) -> None:
     p.add_argument("-o", "--output", type=Path, help="per-rep CSV to write (+ .dictionary.csv)")
     p.add_argument("--summary", action="store_true", help="print reps per set, quality, flags")
     p.add_argument("--jobs", type=int, default=None, help="processes for folders (default: CPUs)")
+    p = add("report", cmd_report, "write a session report: one HTML file with plots and reps")
+    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p.add_argument("-o", "--output", type=Path, help="HTML file (default: beside the recording)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p = add("dictionary", cmd_dictionary, "print the data dictionary of the per-rep CSV")
     p.add_argument("-o", "--output", type=Path, help="write it to this Markdown file")

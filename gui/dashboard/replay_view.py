@@ -118,6 +118,10 @@ class ReplayWindow(DashboardWindow):
         self.export_button.clicked.connect(self._export_clicked)
         self.export_button.setEnabled(False)
         bar.addWidget(self.export_button)
+        self.report_button = QtWidgets.QPushButton("Report…")
+        self.report_button.clicked.connect(self._report_clicked)
+        self.report_button.setEnabled(False)
+        bar.addWidget(self.report_button)
 
     @staticmethod
     def _speed_index(speed: float) -> int:
@@ -232,6 +236,7 @@ class ReplayWindow(DashboardWindow):
         self.feed.set_analyzer(analysis)
         self.timeline.show_recording(rec.duration_s, analysis.all_reps, rec.events)
         self.export_button.setEnabled(True)
+        self.report_button.setEnabled(True)
         self.status_label.setText(
             f"{rec.path or rec.name}  ·  {rec.duration_s:.1f} s  ·  {len(analysis.all_reps)} reps"
         )
@@ -320,6 +325,33 @@ class ReplayWindow(DashboardWindow):
             return None
         out = Path(out) if out is not None else path
         self._message(f"Exported the reps to {out} (with its data dictionary)", "good")
+        return out
+
+    def _report_clicked(self) -> None:
+        if self.recording is None:
+            return
+        name = (self.recording.path.stem if self.recording.path else "session") + ".html"
+        folder = self.recording.path.parent if self.recording.path else Path()
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save the session report", str(folder / name), "HTML (*.html)",
+            options=QtWidgets.QFileDialog.DontUseNativeDialog,
+        )  # fmt: skip
+        if path:
+            self.save_report(Path(path))
+
+    def save_report(self, path: Path) -> Path | None:
+        """Write the session report (one HTML file) from the analysis the replay shows."""
+        if self.recording is None or self.analysis is None:
+            self._message("The analysis is not ready yet: save the report once it is done.", "fair")
+            return None
+        try:
+            from gui.report import report_of
+
+            out = report_of(self.recording, self.analysis.result, path)
+        except (OSError, ValueError) as e:
+            self._message(f"Cannot write the report: {e}")
+            return None
+        self._message(f"Saved the report to {out} — open it in any browser", "good")
         return out
 
     # -- closing ---------------------------------------------------------------------------------

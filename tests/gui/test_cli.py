@@ -93,7 +93,8 @@ def test_record_sim_in_real_time_writes_the_simulated_stream(tmp_path, capsys):
     )
     r = load_recording(rec)
     assert r.closed_cleanly
-    assert 4.0 <= r.duration_s <= 6.5  # ≈ 1.5 s × 4
+    # ≈ 1.5 s × 4; a busy machine stops the source a few hundred ms of wall time late
+    assert 4.0 <= r.duration_s <= 8.0
     from collector.simulator import SimConfig, simulate
 
     s = simulate(SimConfig(seed=9))

@@ -360,8 +360,12 @@ def test_replay_window_exports_reps_with_dictionary(qtbot, run_qasync, sim_recor
         early = win.export_reps(tmp_path / "early.csv")  # before the analysis is done
         said = win.feed.alert[0]
         assert early is None and said.startswith("The analysis is not ready yet")
+        assert not win.report_button.isEnabled() and win.save_report(tmp_path / "e.html") is None
         released.set()
         await win.wait_for_analysis()
+        report = win.save_report(tmp_path / "report.html")  # the Report… button, same analysis
+        assert win.report_button.isEnabled() and report is not None
+        assert report.read_text().count("<tr><td>") == 3
         return win.export_reps(tmp_path / "reps.csv")
 
     out = run_qasync(drive())

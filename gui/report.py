@@ -1,0 +1,221 @@
+"""The session report: one self-contained HTML file a patient or clinician opens anywhere.
+
+``flossmeter report S.flossrec -o S.html``: the session's knee and head angles with each rep
+shaded in its score's colour, per-rep tempo, range and smoothness, the table of reps with their
+flags in plain words (and, with a programme, whether each was done as prescribed), the symptom
+ratings, and the programme against what was done. Plots are PNG (matplotlib, Agg) embedded as
+``data:`` URIs; no script, font or stylesheet is fetched, so the file works offline and can be
+mailed. Only the recording's participant pseudonym appears.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+TONE_HEX = {"good": "#2e9e43", "fair": "#eba500", "poor": "#d62728", "neutral": "#808080"}
+
+#: The flags in plain words (what the report says about a rep that carries them).
+FLAG_WORDS = {
+    "too_fast": "too fast: take 2–3 s each way",
+    "too_slow": "too slow: 2–3 s each way is enough",
+    "held": "held at end range: keep gliding",
+    "partial": "partial range: straighten the knee further",
+    "halting": "halting: one smooth glide, no stops",
+    "head_not_coordinated": "head not moving with the knee",
+    "no_look_up": "no look-up at end range",
+    "head_missing": "head strap not seen",
+    "head_direction_unknown": "head direction not known (look up once at end range)",
+}
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _tone(quality: float) -> str:
+    return "good" if quality >= 80 else ("fair" if quality >= 60 else "poor")
+
+
+def _plots(result: Any) -> list[tuple[str, str]]:
+    """(title, data URI) of the report's figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    reps = result.reps
+    out = []
+    fig, axes = plt.subplots(2, 1, figsize=(11, 5.2), sharex=True)
+    for ax, role, title, colour in (
+        (axes[0], "shin", "Knee angle, deg (+ = straighter)", "#1f5fa8"),
+        (axes[1], "head", "Head angle, deg (+ = looking up)", "#e07b00"),
+    ):
+        a = result.angles.get(role)
+        if a is not None and len(a):
+            ax.plot(a["time_s"], a["angle_deg"], color=colour, lw=1.0)
+        for r in reps.itertuples():
+            ax.axvspan(r.start_s, r.end_s, color=TONE_HEX[_tone(r.quality)], alpha=0.18, lw=0)
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.grid(alpha=0.2)
+    axes[1].set_xlabel("session time, s")
+    out.append(("Angles over the session, each rep shaded by its score", _png(fig)))
+    plt.close(fig)
+    if len(reps):
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.0))
+        x = reps["rep"].to_numpy()
+        axes[0].bar(x - 0.2, reps["out_s"], 0.4, label="out", color="#1f5fa8")
+        axes[0].bar(x + 0.2, reps["back_s"], 0.4, label="back", color="#9ecae1")
+        axes[0].set_title("Tempo per glide, s", fontsize=10, loc="left")
+        axes[0].legend(fontsize=8)
+        axes[1].bar(x, reps["knee_rom_deg"], color="#1f5fa8")
+        axes[1].set_title("Knee range, deg", fontsize=10, loc="left")
+        axes[2].plot(x, reps["sparc"], "o-", color="#2e9e43", ms=4)
+        axes[2].set_title("Smoothness (SPARC; nearer 0 is smoother)", fontsize=10, loc="left")
+        for ax in axes:
+            ax.set_xlabel("rep")
+            ax.grid(alpha=0.2)
+        fig.tight_layout()
+        out.append(("Tempo, range and smoothness per rep", _png(fig)))
+        plt.close(fig)
+    return out
+
+
+def _f(x: float, spec: str = ".1f") -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def build_report(rec: Any, result: Any, programme: Any = None) -> str:
+    """The report of recording ``rec`` analysed into ``result`` (an ``AnalysisResult``), with
+    the stored ``programme`` (``analysis.programme.Programme``) if any, as HTML text."""
+    from analysis.programme import assess_rep, set_summaries
+
+    reps = result.reps
+    meta = rec.meta
+    e = html.escape
+    who = str(meta.get("participant") or "no participant")
+    when = str(meta.get("created_utc", "?"))
+    verdicts = {}
+    caps = []
+    ratings = []
+    ev = rec.events
+    for t, kind, detail in (
+        zip(ev["time_s"], ev["kind"], ev["detail"], strict=True) if len(ev) else []
+    ):
+        if not isinstance(detail, dict):
+            continue
+        if kind == "symptom" and "rating" in detail:
+            ratings.append((float(t), int(detail["rating"]), str(detail.get("note", ""))))
+        elif kind == "programme" and detail.get("what") == "decision":
+            caps.append((float(t), detail.get("cap_deg"), str(detail.get("decision"))))
+    if programme is not None:
+        for r in reps.itertuples():
+            cap = programme.range.knee_cap_deg
+            for t, c, _ in caps:
+                if t <= r.start_s:
+                    cap = c
+            verdicts[r.rep] = assess_rep(r, programme, cap)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>flossmeter report — {e(who)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#222}"
+        "h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;"
+        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+        "th{background:#f2f2f2}th.l,td.l{text-align:left}.tag{padding:1px 6px;border-radius:8px;"
+        "color:white}.box{border:1px solid #ddd;border-radius:6px;padding:8px 12px;"
+        "background:#fafafa}</style></head><body>",
+        "<h1>Nerve flossing session</h1>",
+        f"<p class='box'>Participant <b>{e(who)}</b> · recorded {e(when)} · "
+        f"{rec.duration_s / 60:.1f} min · <b>{len(reps)}</b> reps in "
+        f"{int(reps['set'].max()) if len(reps) else 0} sets · mean quality "
+        f"<b>{_f(float(reps['quality'].mean()) if len(reps) else math.nan, '.0f')}</b></p>",
+    ]
+    if programme is not None:
+        sums = set_summaries(list(verdicts.values()), programme)
+        done = sum(v.as_prescribed for v in verdicts.values())
+        parts += [
+            "<h2>Programme and what was done</h2>",
+            f"<pre class='box'>{e(programme.summary())}</pre>",
+            f"<p><b>{done}</b> of {len(verdicts)} reps as prescribed "
+            f"({programme.sets * programme.reps_per_set} prescribed).</p><ul>",
+            *[f"<li>{e(s.text())}</li>" for s in sums],
+            "</ul>",
+        ]
+    if ratings or caps:
+        parts.append("<h2>Symptoms</h2><ul>")
+        for t, rating, note in ratings:
+            extra = f" — {e(note)}" if note else ""
+            parts.append(f"<li>{t / 60:.1f} min: <b>{rating}/10</b>{extra}</li>")
+        for t, cap, decision in caps:
+            what = f"range capped at {cap:g}°" if decision == "reduce" and cap else decision
+            parts.append(f"<li>{t / 60:.1f} min: decided: {e(what)}</li>")
+        parts.append("</ul>")
+    for title, uri in _plots(result):
+        parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='{uri}' style='width:100%'>")
+    parts.append("<h2>Reps</h2><table><tr><th>rep</th><th>set</th><th>score</th>"
+                 "<th>technique</th><th>out s</th><th>back s</th><th>knee °</th><th>head °</th>"
+                 "<th>SPARC</th><th>hold s</th><th class='l'>what to work on</th>"
+                 + ("<th class='l'>as prescribed</th>" if programme is not None else "")
+                 + "</tr>")  # fmt: skip
+    for r in reps.itertuples():
+        flags = [f for f in str(r.flags).split(";") if f]
+        words = "; ".join(FLAG_WORDS.get(f, f) for f in flags) or "smooth glide"
+        tone = TONE_HEX[_tone(r.quality)]
+        row = (
+            f"<tr><td>{r.rep}</td><td>{r.set}</td><td><span class='tag' "
+            f"style='background:{tone}'>{r.quality:.0f}</span></td><td class='l'>"
+            f"{e(str(r.technique))}</td><td>{_f(r.out_s)}</td><td>{_f(r.back_s)}</td>"
+            f"<td>{_f(r.knee_rom_deg, '.0f')}</td><td>{_f(r.head_rom_deg, '.0f')}</td>"
+            f"<td>{_f(r.sparc, '.2f')}</td><td>{_f(r.hold_s)}</td><td class='l'>{e(words)}</td>"
+        )
+        if programme is not None:
+            row += f"<td class='l'>{e(verdicts[r.rep].text())}</td>"
+        parts.append(row + "</tr>")
+    parts.append("</table>")
+    parts.append(
+        "<h2>What the numbers mean</h2><ul>"
+        "<li><b>score</b>: 0–100, 100 minus a penalty for each thing to work on.</li>"
+        "<li><b>out / back</b>: seconds to straighten the knee and to bend it back.</li>"
+        "<li><b>knee / head °</b>: how far each moved in the rep.</li>"
+        "<li><b>SPARC</b>: smoothness of the knee's glide; nearer 0 is smoother.</li>"
+        "<li><b>hold</b>: the longest time both straps were still at end range: the glide "
+        "should never stop.</li></ul>"
+        "<p style='color:#777;font-size:12px'>flossmeter — definitions in "
+        "docs/data-dictionary.md of the software; no name is stored, only the pseudonym.</p>"
+        "</body></html>"
+    )
+    return "\n".join(parts)
+
+
+def report_of(rec: Any, result: Any, path_out: Path) -> Path:
+    """Write the report of ``rec`` already analysed into ``result`` (replay's analysis, reused),
+    with the programme the recording stores, if a valid one."""
+    from analysis.programme import Programme, ProgrammeError
+
+    prog = None
+    if isinstance(rec.meta.get("programme"), dict):
+        try:
+            prog = Programme.from_dict(rec.meta["programme"])
+        except ProgrammeError:
+            prog = None
+    path_out.parent.mkdir(parents=True, exist_ok=True)
+    path_out.write_text(build_report(rec, result, prog), encoding="utf-8")
+    return path_out
+
+
+def write_report(path_in: Path, path_out: Path) -> tuple[Path, int]:
+    """Load and analyse a recording and write its report; returns (path, reps)."""
+    from analysis.session import RepAnalysis
+    from collector.io import load
+
+    rec = load(path_in)
+    if "shin" not in rec.samples:
+        raise ValueError(f"{path_in}: no shin samples (the shin strap is required)")
+    result = RepAnalysis().run(rec.samples).result_
+    return report_of(rec, result, path_out), len(result.reps)
