@@ -209,6 +209,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return run_window(make_window, lambda w: w.start(args.path, recording=rec), capture)
 
 
+def cmd_progress(args: argparse.Namespace) -> int:
+    """A participant's progress over the sessions in a folder (the session library)."""
+    if not args.folder.is_dir():
+        raise UserError(f"{args.folder}: no such folder")
+    _require_dashboard()
+    capture = _capture(args)
+    from gui.app import run_window
+    from gui.dashboard.progress_view import ProgressWindow
+
+    return run_window(
+        lambda: ProgressWindow(args.folder, args.participant), lambda w: w.start(), capture
+    )
+
+
 def run_demo_dashboard(args: argparse.Namespace) -> int:
     """The demo as a live dashboard on two simulated straps (2 sets × 6 slider reps); the
     caller has checked that a window can open (:func:`gui.window_check.window_problem`)."""
@@ -237,6 +251,12 @@ def run_demo_dashboard(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add the ``live`` and ``replay`` subcommands."""
+    p = add("progress", cmd_progress, "a participant's progress over the sessions in a folder")
+    p.add_argument("folder", type=Path, nargs="?", default=DEFAULT_FOLDER,
+                   help="where the recordings are (default: recordings/)")  # fmt: skip
+    p.add_argument("--participant", help="one pseudonym's sessions (default: all)")
+    _add_gui_options(p)
+
     p = add("live", cmd_live, "live dashboard: signals, reps counted and scored, recording")
     add_strap_options(p)
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")

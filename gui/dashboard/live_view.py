@@ -131,6 +131,9 @@ class LiveWindow(DashboardWindow):
         self.replay_button = QtWidgets.QPushButton("Replay…")
         self.replay_button.clicked.connect(self._replay_clicked)
         bar.addWidget(self.replay_button)
+        self.progress_button = QtWidgets.QPushButton("Progress")
+        self.progress_button.clicked.connect(lambda: self.open_progress())
+        bar.addWidget(self.progress_button)
 
     def toggle_recording(self) -> None:
         """Start recording, or stop the recording in progress."""
@@ -208,6 +211,20 @@ class LiveWindow(DashboardWindow):
         self.replays.append(window)
         window.show()
         window.start(path)
+        return window
+
+    def open_progress(self) -> QtWidgets.QMainWindow:
+        """The participant's progress over the sessions in the recordings folder."""
+        from gui.dashboard.progress_view import ProgressWindow
+
+        who = self.participant.text().strip() or None
+        window = ProgressWindow(self.session.folder, who)
+        self.replays.append(window)  # closed with this window
+        window.show()
+        try:
+            window.start()
+        except (OSError, ValueError) as e:
+            self._message(f"Cannot read the sessions in {self.session.folder}: {e}")
         return window
 
     def _update_status(self) -> None:
