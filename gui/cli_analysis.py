@@ -148,6 +148,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from collector.errors import CollectorError
     from gui.report import write_report
 
+    if args.participant is not None:
+        return _period_report(args)
+    if args.path is None:
+        raise UserError("say which recording to report on, or --participant P for a period")
     out = args.output or args.path.with_suffix(".html")
     if out.exists() and not args.overwrite:
         raise UserError(f"{out}: already exists (use --overwrite to replace it)")
@@ -158,6 +162,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from None
     print(f"wrote {path} ({n} reps)")
+    return 0
+
+
+def _period_report(args: argparse.Namespace) -> int:
+    """``report --participant P [FOLDER]``: the participant's sessions in the folder."""
+    import datetime as dt
+
+    from gui.history import Catalogue
+    from gui.report import build_period_report
+
+    folder = args.path or Path("recordings")
+    if not folder.is_dir():
+        raise UserError(
+            f"{folder}: no such folder (with --participant, give the recordings folder)"
+        )
+    since = None
+    if args.since:
+        try:
+            since = dt.date.fromisoformat(args.since)
+        except ValueError:
+            raise UserError(f"--since: a date as YYYY-MM-DD, not {args.since!r}") from None
+    out = args.output or folder / f"{args.participant}-progress.html"
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out}: already exists (use --overwrite to replace it)")
+    cat = Catalogue(folder)
+    cat.refresh()
+    sessions = cat.sessions(args.participant, since)
+    cat.close()
+    out.write_text(build_period_report(sessions, args.participant), encoding="utf-8")
+    print(f"wrote {out} ({len(sessions)} sessions of {args.participant})")
     return 0
 
 
@@ -172,8 +206,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--summary", action="store_true", help="print reps per set, quality, flags")
     p.add_argument("--jobs", type=int, default=None, help="processes for folders (default: CPUs)")
     p = add("report", cmd_report, "write a session report: one HTML file with plots and reps")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p.add_argument("path", type=Path, nargs="?",
+                   help="recording (.flossrec) or CSV; with --participant, the folder")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, help="HTML file (default: beside the recording)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--participant", help="a period's report of this pseudonym's sessions")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="with --participant: from this date on")
     p = add("dictionary", cmd_dictionary, "print the data dictionary of the per-rep CSV")
     p.add_argument("-o", "--output", type=Path, help="write it to this Markdown file")

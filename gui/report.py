@@ -219,3 +219,71 @@ def write_report(path_in: Path, path_out: Path) -> tuple[Path, int]:
         raise ValueError(f"{path_in}: no shin samples (the shin strap is required)")
     result = RepAnalysis().run(rec.samples).result_
     return report_of(rec, result, path_out), len(result.reps)
+
+
+def build_period_report(sessions: list[Any], participant: str) -> str:
+    """A participant's sessions over a period (the library's summaries, gui/history.py) as
+    one self-contained HTML page: the sessions table, adherence per week, progress plots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from gui.history import adherence
+
+    e = html.escape
+    weeks = adherence(sessions)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>flossmeter progress — {e(participant)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#222}"
+        "h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;"
+        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+        "th{background:#f2f2f2}</style></head><body>",
+        f"<h1>Nerve flossing: progress of {e(participant)}</h1>",
+    ]
+    if not sessions:
+        parts.append("<p>No sessions.</p></body></html>")
+        return "\n".join(parts)
+    parts.append(
+        f"<p>{len(sessions)} sessions from {sessions[0].date} to {sessions[-1].date}.</p>"
+        "<h2>Adherence per week</h2><ul>"
+        + "".join(f"<li>{e(w.text())}</li>" for w in weeks)
+        + "</ul>"
+    )
+    days = [(s.start_unix - sessions[0].start_unix) / 86400.0 for s in sessions]
+    fig, axes = plt.subplots(2, 1, figsize=(11, 5.0), sharex=True)
+    axes[0].plot(days, [s.knee_rom_deg for s in sessions], "o-", color="#1f5fa8")
+    axes[0].set_ylabel("knee range, °")
+    ax2 = axes[0].twinx()
+    last = [s.symptoms_after if s.symptoms_after == s.symptoms_after else s.symptoms_before
+            for s in sessions]  # fmt: skip
+    ax2.plot(days, last, "s--", color="#d62728")
+    ax2.set_ylim(0, 10)
+    ax2.set_ylabel("symptoms (0–10)", color="#d62728")
+    axes[1].bar(days, [s.quality for s in sessions], width=0.6, color="#2e9e43")
+    axes[1].set_ylim(0, 100)
+    axes[1].set_ylabel("quality")
+    axes[1].set_xlabel("days since the first session")
+    for ax in axes:
+        ax.grid(alpha=0.2)
+    parts.append(f"<h2>Range, symptoms and quality</h2><img alt='progress' src='{_png(fig)}' "
+                 "style='width:100%'>")  # fmt: skip
+    plt.close(fig)
+    parts.append(
+        "<h2>Sessions</h2><table><tr><th>date</th><th>reps</th><th>as prescribed</th>"
+        "<th>quality</th><th>knee °</th><th>head °</th><th>out s</th><th>back s</th>"
+        "<th>SPARC</th><th>symptoms before → after</th></tr>"
+    )
+    for s in sessions:
+        presc = f"{s.as_prescribed} of {s.prescribed_reps}" if s.as_prescribed >= 0 else "–"
+        sym = f"{_f(s.symptoms_before, '.0f')} → {_f(s.symptoms_after, '.0f')}"
+        parts.append(
+            f"<tr><td>{s.date}</td><td>{s.reps}</td><td>{presc}</td><td>{_f(s.quality, '.0f')}"
+            f"</td><td>{_f(s.knee_rom_deg, '.0f')}</td><td>{_f(s.head_rom_deg, '.0f')}</td>"
+            f"<td>{_f(s.out_s)}</td><td>{_f(s.back_s)}</td><td>{_f(s.sparc, '.2f')}</td>"
+            f"<td>{sym}</td></tr>"
+        )
+    parts.append("</table><p style='color:#777;font-size:12px'>flossmeter — only the pseudonym "
+                 "is stored.</p></body></html>")  # fmt: skip
+    return "\n".join(parts)

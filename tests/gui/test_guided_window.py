@@ -70,3 +70,11 @@ def test_a_guided_session_runs_its_programme_and_records_every_step(qtbot, run_q
     assert decision["decision"] == "reduce" and decision["cap_deg"] == g["cap_deg"]
     assert r.meta["programme"]["sets"] == 2
     assert not win.guided_panel.rating_box.isVisibleTo(win)
+    # ... and its report says what was prescribed, done and decided
+    from gui.report import write_report
+
+    html, n = write_report(out, tmp_path / "guided.html")
+    text = html.read_text()
+    assert n == 6 and "reps as prescribed (6 prescribed)" in text
+    assert "<b>2/10</b>" in text and "<b>4/10</b>" in text and "<b>3/10</b>" in text
+    assert f"range capped at {g['cap_deg']:g}°" in text

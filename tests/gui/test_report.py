@@ -97,3 +97,24 @@ def test_a_real_browser_renders_the_report(recorded, tmp_path):
         img.pixel(x, y) == 0xFFFFFFFF for x in range(0, 1200, 20) for y in range(0, 1200, 20)
     )
     assert white < 0.97 * (60 * 60)
+
+
+def test_a_period_report_lists_a_participants_sessions_and_adherence(tmp_path, capsys):
+    import datetime as dt
+
+    from tests.gui.test_history import _record
+
+    prog = Programme(sets=1, reps_per_set=3, sessions_per_week=2)
+    t0 = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).timestamp()
+    for k, day in enumerate((0, 2, 9)):
+        _record(tmp_path, f"P09-{k}.flossrec", 80 + k, "P09", t0 + day * 86400, prog, (1, 2))
+    _record(tmp_path, "P10-0.flossrec", 85, "P10", t0, prog)
+    assert main(["report", str(tmp_path), "--participant", "P09"]) == 0
+    out = tmp_path / "P09-progress.html"
+    assert "wrote" in capsys.readouterr().out
+    text = out.read_text()
+    rows = re.findall(r"<tr><td>(2026-\d\d-\d\d)</td><td>(\d+)</td>", text)
+    assert rows == [("2026-11-02", "3"), ("2026-11-04", "3"), ("2026-11-11", "3")]
+    assert "2026-W45: 2 of 2 sessions, 6 of 6 reps" in text and "P10" not in text
+    assert "<script" not in text.lower() and text.count("data:image/png;base64,") == 1
+    assert main(["report", str(tmp_path / "nope"), "--participant", "P09"]) == 2
