@@ -141,6 +141,7 @@ def _run_live(
             explain=explain,
             programme=programme,
             answers=answers,
+            tick=bool(getattr(args, "tick", False)),
         )
 
     return run_window(make_window, lambda w: w.start(), capture)
@@ -263,6 +264,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
     add_programme_option(p)
+    p.add_argument("--tick", action="store_true",
+                   help="with --programme: a tick as each pacer glide begins")  # fmt: skip
     g = p.add_argument_group("guided session: scripted answers (demos, tests)")
     g.add_argument("--symptoms", default="", metavar="R,R,…",
                    help="answer the symptom questions in turn, e.g. 2,4,3")  # fmt: skip

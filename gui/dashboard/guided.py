@@ -175,6 +175,23 @@ class GuidedSession:
         out[live] = self.aim_deg * shape[live]
         return out
 
+    def glide_starts(self, t0: float, t1: float) -> list[float]:
+        """Data times in (t0, t1] at which the pacer's glide out or back begins (the audio
+        tick's times)."""
+        if self.phase != "set" or not math.isfinite(self.set_started_s) or t1 <= t0:
+            return []
+        tempo = self.programme.tempo
+        cycle = PACER_PAUSE_S + tempo.out_s + tempo.back_s
+        start = self.set_started_s + PACER_PAUSE_S
+        out = []
+        k = max(0, math.floor((t0 - start) / cycle))
+        while start + k * cycle <= t1:
+            for t in (start + k * cycle, start + k * cycle + tempo.out_s):
+                if t0 < t <= t1:
+                    out.append(t)
+            k += 1
+        return out
+
     @property
     def aim_deg(self) -> float:
         """How far the ghost glides: the target, or the cap when one lies below it."""

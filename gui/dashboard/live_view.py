@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from analysis.programme import Programme
@@ -19,6 +20,7 @@ from collector.model import Source, SourceEvent
 from gui.dashboard.feed import clock_text, make_analyzer
 from gui.dashboard.guided import GuidedSession
 from gui.dashboard.guided_view import GuidedPanel, ScriptedAnswers
+from gui.dashboard.pacer_tick import PacerTick
 from gui.dashboard.session import SessionRecording
 from gui.dashboard.window import DashboardWindow
 
@@ -43,6 +45,7 @@ class LiveWindow(DashboardWindow):
         explain: Callable[[BaseException], str | None] | None = None,
         programme: Programme | None = None,
         answers: ScriptedAnswers | None = None,
+        tick: bool = False,
     ) -> None:
         super().__init__(title)
         self.make_source = make_source
@@ -69,6 +72,9 @@ class LiveWindow(DashboardWindow):
             self.panel.guide = self._guide_step
             self.panel.pacer = self.guided.pacer_deg
             self.panel.pacer_cap = lambda: self.guided.cap_deg if self.guided else None
+            self.tick = PacerTick() if tick else None
+            self._ticked_to = -np.inf
+            self.panel.pacer_tick = self._pacer_tick
             self.guided_panel.show_state(self.guided, 0.0)
         self.resize(1500, 940)
 
@@ -87,6 +93,16 @@ class LiveWindow(DashboardWindow):
             if self.hub is not None:  # every sink sees it; an open recording stores it
                 self.hub.dispatch(SourceEvent(e.time_s, e.kind, None, e.detail))
         self.guided_panel.show_state(g, now_s)
+
+    def _pacer_tick(self, now_s: float) -> None:
+        """A tick for each glide the pacer began since the last frame (with ``tick``)."""
+        g = self.guided
+        if self.tick is None or g is None:
+            return
+        if self._ticked_to > -np.inf:
+            for _ in g.glide_starts(self._ticked_to, now_s):
+                self.tick.tick()
+        self._ticked_to = now_s
 
     def _rated(self, rating: int, note: str) -> None:
         if self.guided is not None and self.guided.phase == "check":

@@ -67,6 +67,7 @@ class DashboardPanel(QtWidgets.QWidget):
         self.guide: Callable[[float], None] | None = None  # a guided session's step (live)
         self.pacer: Callable[[np.ndarray], np.ndarray] | None = None  # its ghost glide (deg)
         self.pacer_cap: Callable[[], float | None] = lambda: None
+        self.pacer_tick: Callable[[float], None] | None = None  # the pacer's audio tick
         self._drawn_version = -1
         self._reps_shown = -1
         self._cards_at = 0.0
@@ -108,6 +109,8 @@ class DashboardPanel(QtWidgets.QWidget):
             self.plots.update_from(feed)
             if self.pacer is not None and math.isfinite(feed.now_s):
                 self.plots.show_pacer(feed.now_s, self.pacer, self.pacer_cap())
+                if self.pacer_tick is not None:
+                    self.pacer_tick(feed.now_s)
             self.frames.prepared(feed.take_receipts(), time.perf_counter() - t0)
         if feed.reps_version != self._reps_shown or time.monotonic() - self._cards_at > (
             CARDS_INTERVAL_S

@@ -3,6 +3,8 @@ simulated session through the live analyzer: programme → pacer → reps marked
 the range cap lowered → the next set's reps marked against it; checked against the simulator's
 truth and the programme's numbers."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,43 @@ def test_stopping_on_advice_ends_the_session_and_says_so():
         and g.progress_text(7.0) == "Stopped after set 1: 1 reps, 1 as prescribed"
     )
     assert g.log[-1].detail == {"what": "stopped", "sets_done": 1}
+
+
+def test_the_tick_sounds_at_each_glide_start_and_is_a_clean_tone():
+    import io
+    import wave
+
+    from gui.dashboard.pacer_tick import TICK_HZ, tick_wav
+
+    prog = Programme(tempo=Tempo(out_s=3.0, back_s=2.0))
+    g = GuidedSession(prog)
+    assert g.glide_starts(0.0, 100.0) == []  # no set: no pacer, no tick
+    g.rate(1, now_s=10.0)
+    t0 = 10.0 + PACER_PAUSE_S  # glides out at t0 + 6k, back at t0 + 3 + 6k
+    assert g.glide_starts(10.0, 22.5) == pytest.approx([t0, t0 + 3, t0 + 6, t0 + 9])
+    assert g.glide_starts(t0, t0 + 3.0) == pytest.approx([t0 + 3])  # (t0, t1]: t1 counts
+    # frame by frame (as the dashboard asks), each start once
+    frames = np.arange(10.0, 22.5, 0.016)
+    got = [t for a, b in itertools.pairwise(frames) for t in g.glide_starts(a, b)]
+    assert got == pytest.approx([t0, t0 + 3, t0 + 6, t0 + 9])
+    with wave.open(io.BytesIO(tick_wav())) as w:
+        rate, n = w.getframerate(), w.getnframes()
+        y = np.frombuffer(w.readframes(n), "<i2").astype(float)
+    assert (w.getnchannels(), w.getsampwidth(), rate) == (1, 2, 44100)
+    assert n == round(0.04 * rate) and abs(y[0]) < 50 and abs(y[-1]) < 50  # no click
+    spectrum = np.abs(np.fft.rfft(y, 1 << 16))
+    peak_hz = np.argmax(spectrum) * rate / (1 << 16)
+    assert abs(peak_hz - TICK_HZ) < 5.0
+
+
+def test_a_tick_without_audio_is_silent_not_an_error(qapp):
+    from gui.dashboard.pacer_tick import PacerTick
+
+    t = PacerTick()
+    t.tick()
+    t.tick()
+    assert t.played == 2
+    try:
+        from PySide6 import QtMultimedia  # noqa: F401
+    except ImportError:
+        assert "flossmeter[audio]" in t.problem

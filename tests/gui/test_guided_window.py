@@ -27,6 +27,7 @@ def test_a_guided_session_runs_its_programme_and_records_every_step(qtbot, run_q
         lambda: SimulatedSource(s, speed=8.0), folder=tmp_path, record_to=out,
         metadata={"source": "simulator", "programme": PROGRAMME.to_dict()},
         programme=PROGRAMME, answers=ScriptedAnswers([2, 4, 3], ["reduce"], delay_s=0.3),
+        tick=True,  # silent here (no audio device, or no QtMultimedia): counted, never an error
     )  # fmt: skip
     qtbot.addWidget(win)
     seen = {}
@@ -70,6 +71,8 @@ def test_a_guided_session_runs_its_programme_and_records_every_step(qtbot, run_q
     assert decision["decision"] == "reduce" and decision["cap_deg"] == g["cap_deg"]
     assert r.meta["programme"]["sets"] == 2
     assert not win.guided_panel.rating_box.isVisibleTo(win)
+    # the pacer ticked as its glides began: two a cycle of 6 s over ~2 sets of ~30 s
+    assert win.tick is not None and win.tick.played >= 6
     # ... and its report says what was prescribed, done and decided
     from gui.report import write_report
 
