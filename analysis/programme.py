@@ -165,7 +165,7 @@ def load_programme(path: str | Path) -> Programme:
 
 #: Allowed ranges of the numbers (inclusive), with why: a seated slider takes 1–10 s a glide,
 #: the knee extends ≤ 90° from the slump, a day has at most 3 sessions.
-_LIMITS: dict[str, tuple[float, float]] = {
+LIMITS: dict[str, tuple[float, float]] = {
     "sets": (1, 20),
     "reps_per_set": (1, 50),
     "rest_between_sets_s": (0, 900),
@@ -254,7 +254,7 @@ def _value(key: str, value: Any, type_: Any, source: str) -> Any:
         raise ProgrammeError(f"{source}: {key} must be a whole number, not {value!r}")
     if not math.isfinite(value):
         raise ProgrammeError(f"{source}: {key} must be a finite number, not {value!r}")
-    lo, hi = _LIMITS[key]
+    lo, hi = LIMITS[key]
     if not lo <= value <= hi:
         raise ProgrammeError(f"{source}: {key} = {_num(value)} is outside {_num(lo)}–{_num(hi)}")
     return int(value) if t == "int" else float(value)

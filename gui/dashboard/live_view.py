@@ -65,18 +65,40 @@ class LiveWindow(DashboardWindow):
         self._status_timer.timeout.connect(self._update_status)
         self.guided: GuidedSession | None = None
         self.answers = answers
+        self.tick: PacerTick | None = None
+        self._want_tick = tick
         if programme is not None:
-            self.guided = GuidedSession(programme)
+            self.use_programme(programme)
+        self.resize(1500, 940)
+
+    def use_programme(self, programme: Programme) -> None:
+        """Guide the session by ``programme`` from now on (the toolbar's Programme… does this
+        before a guided session has begun); it is stored with the recording."""
+        if self.guided is not None and self.guided.log:
+            self._message("A guided session is under way: its programme stays.", "fair")
+            return
+        if self.guided is None:
             self.guided_panel = GuidedPanel(self._rated, self._decided)
             self.panel.add_guided(self.guided_panel)
-            self.panel.guide = self._guide_step
-            self.panel.pacer = self.guided.pacer_deg
-            self.panel.pacer_cap = lambda: self.guided.cap_deg if self.guided else None
-            self.tick = PacerTick() if tick else None
-            self._ticked_to = -np.inf
-            self.panel.pacer_tick = self._pacer_tick
-            self.guided_panel.show_state(self.guided, 0.0)
-        self.resize(1500, 940)
+        self.guided = GuidedSession(programme)
+        self.session.metadata["programme"] = programme.to_dict()
+        self.panel.guide = self._guide_step
+        self.panel.pacer = self.guided.pacer_deg
+        self.panel.pacer_cap = lambda: self.guided.cap_deg if self.guided else None
+        self.tick = PacerTick() if self._want_tick else None
+        self._ticked_to = -np.inf
+        self.panel.pacer_tick = self._pacer_tick
+        self.guided_panel.show_state(self.guided, 0.0)
+        if self.hub is not None and not self.session.recording:
+            self._record_when_streaming()
+
+    def _programme_clicked(self) -> None:
+        from gui.dashboard.programme_dialog import ProgrammeDialog
+
+        current = self.guided.programme if self.guided is not None else None
+        dialog = ProgrammeDialog(self, current, folder=self.session.folder)
+        if dialog.exec() and dialog.programme is not None:
+            self.use_programme(dialog.programme)
 
     # -- the guided session --------------------------------------------------------------------
 
@@ -147,6 +169,9 @@ class LiveWindow(DashboardWindow):
         self.replay_button = QtWidgets.QPushButton("Replay…")
         self.replay_button.clicked.connect(self._replay_clicked)
         bar.addWidget(self.replay_button)
+        self.programme_button = QtWidgets.QPushButton("Programme…")
+        self.programme_button.clicked.connect(self._programme_clicked)
+        bar.addWidget(self.programme_button)
         self.progress_button = QtWidgets.QPushButton("Progress")
         self.progress_button.clicked.connect(lambda: self.open_progress())
         bar.addWidget(self.progress_button)
