@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,20 @@ def progress_series(sessions: list[SessionSummary]) -> dict[str, np.ndarray]:
         "symptoms_after": np.array([_last_rating(s) for s in sessions], float),
         "quality": np.array([s.quality for s in sessions], float),
     }
+
+
+def calendar_cells(sessions: list[SessionSummary]) -> list[tuple[int, int, int]]:
+    """(weekday 0 = Monday, week row from the first session's week, sessions that day) of
+    every day with a session (UTC dates)."""
+    dated = [s.date for s in sessions if s.date is not None]
+    if not dated:
+        return []
+    monday = min(dated) - dt.timedelta(days=min(dated).weekday())
+    counts: dict[tuple[int, int], int] = {}
+    for d in dated:
+        key = (d.weekday(), (d - monday).days // 7)
+        counts[key] = counts.get(key, 0) + 1
+    return [(x, y, n) for (x, y), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
 
 def _last_rating(s: SessionSummary) -> float:
@@ -48,6 +63,15 @@ class ProgressWindow(QtWidgets.QMainWindow):
         self.quality_plot = self.plots.addPlot(1, 0, title="Quality per session (0–100)")
         self.week_plot = self.plots.addPlot(2, 0, title="Sessions per week: done (bars) and "
                                             "prescribed (line)")  # fmt: skip
+        self.calendar_plot = self.plots.addPlot(3, 0, title="Calendar: a square per day with a "
+                                                "session, a week per row")  # fmt: skip
+        self.calendar = pg.ScatterPlotItem(symbol="s", size=16, pen=pg.mkPen("#555555"))
+        self.calendar_plot.addItem(self.calendar)
+        self.calendar_plot.invertY(True)
+        self.calendar_plot.getAxis("bottom").setTicks(
+            [list(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]))]
+        )
+        self.calendar_plot.setXRange(-0.6, 6.6, padding=0)
         for p in (self.range_plot, self.quality_plot):
             p.setLabel("bottom", "days since the first session")
             p.showGrid(x=False, y=True, alpha=0.15)
@@ -77,7 +101,7 @@ class ProgressWindow(QtWidgets.QMainWindow):
         lay.addWidget(self.summary)
         lay.addWidget(self.plots, 1)
         self.setCentralWidget(body)
-        self.resize(1100, 820)
+        self.resize(1100, 980)
         self.sessions: list[SessionSummary] = []
         self.weeks: list[WeekAdherence] = []
 
@@ -107,6 +131,13 @@ class ProgressWindow(QtWidgets.QMainWindow):
         self.week_line.setData(x, [w.sessions_prescribed for w in self.weeks])
         ticks = [(i, w.week[-3:]) for i, w in enumerate(self.weeks)]
         self.week_plot.getAxis("bottom").setTicks([ticks])
+        cells = calendar_cells(s)
+        self.calendar.setData(
+            x=[c[0] for c in cells], y=[c[1] for c in cells],
+            brush=[pg.mkBrush(46, 158, 67, min(255, 110 + 70 * (c[2] - 1))) for c in cells],
+        )  # fmt: skip
+        self.calendar_plot.getAxis("left").setTicks([ticks])
+        self.calendar_plot.setYRange(-0.6, len(self.weeks) - 0.4, padding=0)
         done = sum(w.sessions for w in self.weeks)
         prescribed = sum(w.sessions_prescribed for w in self.weeks)
         adherence_text = f"; {done} of {prescribed} prescribed sessions" if prescribed else ""

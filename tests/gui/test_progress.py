@@ -34,3 +34,9 @@ def test_the_progress_view_draws_the_catalogued_sessions(qtbot, tmp_path):
     assert w.state()["weeks"] == ["2026-W45: 2 of 2 sessions, 6 of 6 reps",
                                   "2026-W46: 1 of 2 sessions, 3 of 6 reps"]  # fmt: skip
     assert w.summary.text().startswith("3 sessions from 2026-11-02 to 2026-11-10; 3 of 4 ")
+    # the calendar: Monday and Thursday of the first week, Tuesday of the second
+    from gui.dashboard.progress_view import calendar_cells
+
+    assert calendar_cells(truth) == [(0, 0, 1), (3, 0, 1), (1, 1, 1)]
+    xs, ys = w.calendar.getData()
+    assert list(xs) == [0, 3, 1] and list(ys) == [0, 0, 1]
