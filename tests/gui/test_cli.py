@@ -170,3 +170,21 @@ def test_record_stops_cleanly_on_interrupt(tmp_path, flossmeter_cmd, sig):
     rec = load_recording(path)
     assert rec.closed_cleanly and 0.5 < rec.duration_s < 10
     assert "closed cleanly: yes" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    # `flossmeter dictionary | head -0`: the reader is gone before the first line is written
+    # (unbuffered, so the write fails inside the command, not at the interpreter's exit)
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "gui", "dictionary"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=env)  # fmt: skip
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "Broken" not in err
