@@ -295,7 +295,7 @@ def head_summary(
     sign = 0.0
     if head_axis is not None:
         sign = float(np.sign(h_axis @ head_axis)) or 1.0
-    elif look_dir != 0:
+    elif look_dir != 0 and look_up >= p.look_up_evidence_deg:
         sign = look_dir
     evidence = None
     if sign != 0:

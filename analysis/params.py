@@ -95,6 +95,11 @@ class RepParams:
     look_up_min_deg: float = 8.0  # extra head extension at end range that counts as a look-up
     look_up_return_frac: float = 0.5  # ... if the head came back within this fraction of it
     #   before the knee left end range (out and back, not the start of the return glide)
+    look_up_evidence_deg: float = 12.0  # a look-up tells the head's direction (when nothing
+    #   else has) only from this size: restless sway moves the head 8-9 deg out and back
+    #   during a long hold (neck and trunk sway together), either way, which passed for a
+    #   look-up in 12 of 300 no-look-up sessions (5 of them the wrong way); real look-ups are
+    #   15-30 deg (10-20 in fast reps)
     head_min_rom_deg: float = 10.0  # less head range than this: the head is not moving
     coupling_min_r: float = 0.3  # |knee–head correlation| needed to name the technique
     lag_max_s: float = 1.0  # head–knee lags are searched within ±this (a glide lasts 1.5–4 s)
