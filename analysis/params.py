@@ -48,6 +48,10 @@ class RepParams:
     #   re-zeroed there (holds at end range last 1–6 s; a slide followed by a rep is handled
     #   by the return rules above and in the detector's returning state)
     calm_share: float = 0.8  # (restless: "calm" for max_calm_s is settled this share of it)
+    flexion_lookback_s: float = 20.0  # a candidate that flexes from its rest (the rest was
+    #   re-zeroed mid-rep) is a rep from the knee's lowest point up to this long before, if its
+    #   rest was start_deg above that point and it came back there (out glide 1.5–4 s, halts,
+    #   a hold of 1–6 s and a candidate dropped as a shift after max_calm_s: ≤ 20 s)
     max_active_s: float = 60.0  # a candidate out longer than this is dropped and the rest
     #   re-zeroed where the knee is (holds last 2–6 s; a knee out for a minute is not a rep)
     max_return_s: float = 15.0  # a rep whose knee is back but never comes to rest ends this

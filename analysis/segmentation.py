@@ -21,9 +21,12 @@ No state lasts for ever (``RepParams`` "bounds"): a rep that stops short of its 
 where it stopped; a candidate too small to be a rep and passed the other way was a shift of the
 rest; a candidate calm for ``max_calm_s``, out for ``max_active_s`` or back but unsettled for
 ``max_return_s`` is closed and the rest re-zeroed; a candidate opposite to the learnt knee axis
-restarts the detector at its lowest point. For someone never still, "rest" is also *settled*
-(the front-end's column: swaying in place) and the speed thresholds rise to the strap's
-background speed (``_levels``); docs/analysis.md, "Real straps and restless people".
+(a flexion: its rest was re-zeroed mid-rep) restarts the detector at its lowest point, or, if
+the knee had risen from a lower rest before it (``_rest_before``), from that rest, which then
+stays put until the knee is back (the rep is counted from it). For someone never still,
+"rest" is also *settled* (the front-end's column: swaying in place) and the speed thresholds
+rise to the strap's background speed (``_levels``); docs/analysis.md, "Real straps and restless
+people".
 
 A candidate becomes a rep only with at least ``min_rom_deg`` of knee range, about a horizontal
 axis (within ``max_axis_tilt_deg``: the knee's axis is horizontal, a strap being turned by hand
@@ -193,6 +196,7 @@ class RepDetector:
         self.axis_sum = np.zeros(3)  # sum of accepted reps' extension axes
         self.rejected: list[Rejected] = []
         self._restart_at = -1  # set by _validate: start again from this row
+        self._hold_rest_until = -1  # ... and until this row, stillness does not move the rest
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -264,6 +268,44 @@ class RepDetector:
         r = cols.end if final else cols.base + int(np.searchsorted(t, t_ready, side="right"))
         out: list[RepSegment] = []
         self.cursor = max(self.cursor, cols.base)
+        restarts: set[int] = set()
+        while True:
+            self._scan(r, t_ready, final, out)
+            c = self.cand
+            if not (final and c is not None and self.state in ("active", "returning")):
+                break
+            # the recording ended with the knee out or on its way back: a rep ends at the last
+            # sample if it was back, or (active) had come back as far as a short return does
+            back_from = c.return_i if self.state == "returning" else None
+            p = self.p
+            if back_from is None and c.peak >= p.min_rom_deg and c.peak_i >= cols.base:
+                ev = self._excursion(c.peak_i, cols.end, self.anchor_i)
+                if c.peak - float(ev.min()) >= max(p.min_rom_deg, p.short_back_frac * c.peak):
+                    back_from = c.peak_i + int(np.argmin(ev))
+            if back_from is None:
+                if not self._restart_flexion(c):
+                    break
+                self._rezero(self._restart_at)
+                self._restart_at = -1
+                if self.cursor in restarts:
+                    break
+                restarts.add(self.cursor)
+                continue
+            c.knee_end_i = self._end_backtrack(back_from, cols.end - 1)
+            c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
+            c.confirm_i = cols.end - 1
+            self.state = "ending"
+            seg = self._try_finish(np.inf, True)
+            if seg is not None:
+                out.append(seg)
+            if self.state != "idle" or self.cursor >= r or self.cursor in restarts:
+                break
+            # a restart (a flexion: the rest was re-zeroed) scans the last rows again
+            restarts.add(self.cursor)
+        return out
+
+    def _scan(self, r: int, t_ready: float, final: bool, out: list[RepSegment]) -> None:
+        """Run the state machine over shin rows up to ``r``, appending completed reps."""
         window = self._n(self.p.scan_window_s)
         while True:
             before = (self.state, self.cursor)
@@ -285,25 +327,6 @@ class RepDetector:
                 self._returning(self.cursor, stop)
             if (self.state, self.cursor) == before:
                 break
-        c = self.cand
-        if final and c is not None and self.state in ("active", "returning"):
-            # the recording ended with the knee out or on its way back: a rep ends at the last
-            # sample if it was back, or (active) had come back as far as a short return does
-            back_from = c.return_i if self.state == "returning" else None
-            p = self.p
-            if back_from is None and c.peak >= p.min_rom_deg and c.peak_i >= cols.base:
-                ev = self._excursion(c.peak_i, cols.end, self.anchor_i)
-                if c.peak - float(ev.min()) >= max(p.min_rom_deg, p.short_back_frac * c.peak):
-                    back_from = c.peak_i + int(np.argmin(ev))
-            if back_from is not None:
-                c.knee_end_i = self._end_backtrack(back_from, cols.end - 1)
-                c.knee_end_s = self._knee_time(c.knee_end_i, rising=False)
-                c.confirm_i = cols.end - 1
-                self.state = "ending"
-                seg = self._try_finish(np.inf, True)
-                if seg is not None:
-                    out.append(seg)
-        return out
 
     def _idle(self, c: int, r: int) -> None:
         cols = self.shin.cols
@@ -319,7 +342,13 @@ class RepDetector:
         settled = cols.get("settled", c, r)
         idx = np.arange(c, r)
         back = self.shin.settle_rows - 1
-        mark = np.where(still_rest, idx, np.where(settled, np.maximum(idx - back, cols.base), -1))
+        # (not before the front-end's window means are full: the accelerometer's mean there is
+        # of a few samples, all of one knock if it hit the first one; until then the rest is
+        # where the knee is)
+        first = max(1, round(self.shin.p.window_s * self.shin.rate))
+        start = np.where(idx < first, idx, np.maximum(idx - back, max(cols.base, first)))
+        mark = np.where(still_rest, idx, np.where(settled, start, -1))
+        mark[idx < self._hold_rest_until] = -1  # scanning a rep again from its rest
         eff = np.maximum.accumulate(np.maximum(mark, self.anchor_i))
         if eff[-1] < 0:
             self.cursor = r
@@ -376,9 +405,14 @@ class RepDetector:
             np.arange(c, r) - cand.open_i >= n_calm
         )
         shifted = ~came_back & ((calm >= n_calm) | mostly)
+        shifted &= np.arange(c, r) >= self._hold_rest_until  # known to come back (a rescan)
         t_open = float(cols.at("t", max(cand.open_i, cols.base)))
         timeout = cols.get("t", c, r) - t_open > p.max_active_s
-        k, cand.peak, j = track_peak(e, cand.peak, back | again | stopped | shifted | timeout)
+        # a candidate begun at a valley that stays calm before it goes out: no rep began there
+        # (the knee rests; back to idle, where stillness and sway move the rest)
+        resting = ~went_out & (calm >= self._n(p.short_stop_s))
+        stop = back | again | stopped | shifted | timeout | resting
+        k, cand.peak, j = track_peak(e, cand.peak, stop)
         if j >= 0:
             cand.peak_i = c + j
         if k is None:
@@ -387,7 +421,10 @@ class RepDetector:
             self.cursor = r
             return
         x = c + k
-        if back[k]:
+        if resting[k]:
+            self._rezero(self.anchor_i)
+            self.cursor = x + 1
+        elif back[k]:
             cand.thr = float(thr[k])
             cand.return_i = x
             self.state = "returning"
@@ -408,7 +445,11 @@ class RepDetector:
             why = "did not return" if timeout[k] else f"moved {cand.peak:.0f}° and stayed"
             t_k = float(cols.at("t", x))
             self.rejected.append(Rejected(cand.start_s, t_k, f"{why}: rest re-zeroed"))
-            self._rezero(x)
+            if self._restart_flexion(cand):  # it was the back glide of a rep from a lower rest
+                self._rezero(self._restart_at)
+                self._restart_at = -1
+            else:
+                self._rezero(x)
 
     def _rezero(self, x: int) -> None:
         """Drop the candidate; the knee's rest is at row ``x`` and the detector idles from it."""
@@ -429,7 +470,11 @@ class RepDetector:
         # at rest: quiet for confirm_s, or settled (swaying in place: never quiet)
         settled = cols.get("settled", lo, r)
         ended = ((_run_length(quiet) >= need) | settled) & (e < cand.thr)
-        rise = e > p.start_deg
+        # the next rep began: the knee went out again by start_deg from its rest, or from its
+        # lowest point since it came back (a rep that came back past its start, to an older
+        # rest, and the next one rises from there: a halt of it near the rest is not an end)
+        lowest = np.minimum.accumulate(np.minimum(e, -cand.below)) if len(e) else e
+        rise = (e > p.start_deg) | (e - lowest > p.start_deg)
         # ... or, for a candidate too small to be a rep, past its start the other way by as much
         # as opens one: it was a shift of the rest (a seat slide) and a movement from the new
         # rest is under way
@@ -608,6 +653,48 @@ class RepDetector:
             self.state = "active"
         return seg
 
+    def _restart_flexion(self, cand: _Candidate) -> bool:
+        """A candidate that never came back (dropped, or out at the end of the recording): if
+        it flexed from its anchor and the knee had gone out from a lower rest before (see
+        ``_rest_before``), set ``_restart_at`` there and return True."""
+        known = self.knee_axis
+        cols = self.shin.cols
+        assert cols is not None
+        if known is None or cand.peak < self.p.min_rom_deg or cand.peak_i < cols.base:
+            return False
+        v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
+        if float(angle_deg(v, known)) <= 180.0 - self.p.axis_tol_deg:
+            return False
+        low = self._rest_before(cand, known)
+        if low < 0:
+            return False
+        self.rejected.append(Rejected(cand.start_s, cand.start_s, "flexion: scanned again"))
+        self._restart_at, self._hold_rest_until = low, cand.peak_i
+        return True
+
+    def _rest_before(self, cand: _Candidate, known: np.ndarray) -> int:
+        """For a flexion candidate (the knee flexed from its anchor): the row of the knee's
+        lowest point along the knee axis in the ``flexion_lookback_s`` before the anchor (since
+        the last rep), if the anchor is ``start_deg`` or more above it (the knee was out when
+        its rest was re-zeroed) and the flexion brought it back within ``return_min_deg`` of it
+        (or lower): out from a rest and back is a rep. −1 if not (or if this stretch was
+        already scanned again once)."""
+        p = self.p
+        cols = self.shin.cols
+        assert cols is not None
+        a, low_i = self.anchor_i, cand.peak_i
+        lo = max(cols.base, self._prev_end_i, a - self._n(p.flexion_lookback_s))
+        if low_i <= self._hold_rest_until or lo >= a or low_i < a:
+            return -1
+        gaps = cols.get("gaps", lo, low_i + 1)
+        if gaps[0] != gaps[-1] or bool(self._before_bias(lo)):
+            return -1
+        ext = (cols.get("phi", lo, low_i + 1) - cols.at("phi", a)) @ known  # 0 at the anchor
+        j = int(np.argmin(ext[: a - lo + 1]))
+        if -ext[j] < p.start_deg or ext[-1] - ext[j] > p.return_min_deg:
+            return -1
+        return lo + j
+
     def _rate_axis(self, cand: _Candidate, axis: np.ndarray) -> np.ndarray:
         """The rep's turning axis where the bias is not from stillness: the principal axis of
         the rate over the knee's movement (``Σ w wᵀ``), signed like ``axis``.
@@ -620,7 +707,10 @@ class RepDetector:
         and back) and ``|e|² ≪ |w|²`` during a glide, so the axis is the knee's."""
         cols = self.shin.cols
         assert cols is not None
-        w = cols.get("w", cand.knee_onset_i, cand.knee_end_i + 1)
+        # over the rep's own glides: out to the peak and as long again (a candidate that ran on
+        # through a seat slide or restless movement would take those in)
+        b = min(cand.knee_end_i, 2 * cand.peak_i - cand.knee_onset_i) + 1
+        w = cols.get("w", cand.knee_onset_i, b)
         if len(w) < self.p.lever_min_samples:
             return axis
         _, vecs = np.linalg.eigh(w.T @ w)
@@ -659,6 +749,12 @@ class RepDetector:
             # end range); its lowest point is the rest, and the detector starts again from it
             self.rejected.append(Rejected(cand.start_s, end_s, "flexion: rest re-zeroed"))
             self._restart_at = cand.peak_i
+            low = self._rest_before(cand, known)
+            if low >= 0:
+                # the knee had gone out from a rest below the anchor (a slow or halting rep
+                # whose stops moved the rest, or a long hold dropped as a shift): scan again
+                # from that rest, which stays put until the knee is back at its lowest
+                self._restart_at, self._hold_rest_until = low, cand.peak_i
             return None
         if off_axis > p.axis_tol_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, "not about the knee axis"))

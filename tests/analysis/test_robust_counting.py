@@ -134,3 +134,51 @@ def test_restless_reps_keep_their_axis_and_rest_under_drift(config):
     s = simulate(config)
     assert next(e for e in s.truth.disturbances if e["kind"] == "sway")
     _check_exact(s)
+
+
+def _tuning(seed: int, **kw) -> SimConfig:
+    """A session of benchmarks/robustness.py on a tuning seed (messy reps, random mounting)."""
+    base = dict(sets=3, reps_per_set=8, technique="slider", variety="messy", rate_hz=200.0,
+                noise=2.0, mounting="random")  # fmt: skip
+    return SimConfig(seed=seed, **{**base, **kw})
+
+
+# Tuning sessions of the fault matrix (benchmarks/robustness.py --seed0 700000 … 800000) that
+# lost reps before the fix: the rest re-zeroed mid-rep, then the rest of the rep a "flexion".
+@pytest.mark.parametrize(
+    "config",
+    [
+        # a slow halting 31° rep whose stops on the way out each moved the rest (never 15° at a
+        # time): its back glide flexed from the top; counted from the rest it rose from
+        _tuning(760013, sets=2, reps_per_set=5, disturbances=_ALL_TYPICAL),
+        # a rep back past its start (to the rest before a short return), the next one rising
+        # from there halted near the old rest: not the end of the first, the next one began
+        _tuning(740013, disturbances=_ALL_TYPICAL),
+        # a 6 s hold at the top under severe sway dropped as a shift of the rest; the back glide
+        # then flexed from it, and the recording ended with that candidate out
+        _tuning(780013, disturbances=_SWAY_SEVERE),
+        # a halt on the way back ended the rep; the flexion after it was still open when the
+        # recording ended: the restart at its lowest point scans the last rep again
+        _tuning(800011, sets=3, reps_per_set=6, technique="tensioner", variety="typical",
+                rate_hz=50.0, disturbances=_ALL_TYPICAL),
+        # shin only, a knock on the very first sample: the accelerometer's mean there (the
+        # front-end's window not yet full) made a rest that nothing came back to for 60 s
+        _tuning(800007, sets=2, reps_per_set=8, technique="tensioner", head=False,
+                rate_hz=100.0, noise=1.0, disturbances=_ALL_TYPICAL),
+        # a rep that ran on through a seat slide: its axis from the rate took the slide in
+        _tuning(700012, sets=2, reps_per_set=7, rate_hz=100.0, loss=0.02,
+                disturbances=_ALL_TYPICAL),
+        # a rep ended at its valley as if the next began at once; the knee then rested there
+        # for 50 s, the candidate hung on and was closed after 60 s in the middle of a rep
+        _tuning(700036, sets=2, reps_per_set=5, rate_hz=50.0, noise=1.0, loss=0.02,
+                disturbances=_ALL_TYPICAL),
+    ],
+    ids=["slow-halting-rep", "rise-from-old-rest", "hold-under-sway", "flexion-at-end",
+         "knock-on-first-sample", "rate-axis-past-slide", "rest-at-a-valley"],
+)  # fmt: skip
+def test_a_rest_re_zeroed_mid_rep_loses_no_rep(config):
+    """While idle, stops and holds move the knee's rest; a rep whose back glide then flexes from
+    that rest is counted from the rest it rose from, and no rest is set where the front-end's
+    means are not yet full."""
+    s = simulate(config)
+    _check_exact(s)
