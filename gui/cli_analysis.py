@@ -11,6 +11,7 @@ from typing import Any
 
 from gui.commands import AddCommand
 from gui.errors import UserError
+from gui.options import date_option
 
 INPUT_SUFFIXES = (".flossrec", ".csv")
 
@@ -167,8 +168,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _period_report(args: argparse.Namespace) -> int:
     """``report --participant P [FOLDER]``: the participant's sessions in the folder."""
-    import datetime as dt
-
     from gui.history import Catalogue
     from gui.report import build_period_report
 
@@ -177,12 +176,7 @@ def _period_report(args: argparse.Namespace) -> int:
         raise UserError(
             f"{folder}: no such folder (with --participant, give the recordings folder)"
         )
-    since = None
-    if args.since:
-        try:
-            since = dt.date.fromisoformat(args.since)
-        except ValueError:
-            raise UserError(f"--since: a date as YYYY-MM-DD, not {args.since!r}") from None
+    since = date_option(args.since)
     out = args.output or folder / f"{args.participant}-progress.html"
     if out.exists() and not args.overwrite:
         raise UserError(f"{out}: already exists (use --overwrite to replace it)")

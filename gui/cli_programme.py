@@ -10,6 +10,7 @@ from typing import Any
 
 from gui.commands import AddCommand
 from gui.errors import UserError
+from gui.options import date_option
 
 
 def _load(path: Path) -> Any:
@@ -172,19 +173,12 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """The sessions in a folder, with adherence to the programme per week."""
-    import datetime as dt
-
     from gui.history import Catalogue, adherence, history_table
 
     folder: Path = args.folder
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder")
-    since = None
-    if args.since:
-        try:
-            since = dt.date.fromisoformat(args.since)
-        except ValueError:
-            raise UserError(f"--since: a date as YYYY-MM-DD, not {args.since!r}") from None
+    since = date_option(args.since)
     cat = Catalogue(folder)
     if args.rebuild:
         cat.db.execute("DELETE FROM sessions")

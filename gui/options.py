@@ -107,3 +107,16 @@ def strap_targets(args: argparse.Namespace) -> tuple[dict[str, str], str]:
         )
     log.info("straps from %s: %s", config.path, describe_straps(config.straps))
     return dict(config.targets()), str(config.path)
+
+
+def date_option(text: str | None, option: str = "--since") -> Any:
+    """A ``YYYY-MM-DD`` option as a ``datetime.date`` (None if not given); a UserError in one
+    line otherwise."""
+    import datetime as dt
+
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option}: a date as YYYY-MM-DD, not {text!r}") from None

@@ -295,14 +295,20 @@ class ReplayWindow(DashboardWindow):
     def _export_clicked(self) -> None:
         if self.recording is None:
             return
-        name = (self.recording.path.stem if self.recording.path else "session") + "-reps.csv"
+        path = self._save_as("Export the reps as CSV", "-reps.csv", "CSV (*.csv)")
+        if path:
+            self.export_reps(path)
+
+    def _save_as(self, title: str, suffix: str, kinds: str) -> Path | None:
+        """A save dialog beside the open recording, named after it."""
+        assert self.recording is not None
+        name = (self.recording.path.stem if self.recording.path else "session") + suffix
         folder = self.recording.path.parent if self.recording.path else Path()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export the reps as CSV", str(folder / name), "CSV (*.csv)",
+            self, title, str(folder / name), kinds,
             options=QtWidgets.QFileDialog.DontUseNativeDialog,
         )  # fmt: skip
-        if path:
-            self.export_reps(Path(path))
+        return Path(path) if path else None
 
     def export_reps(self, path: Path) -> Path | None:
         """Write the per-rep CSV (and its data dictionary beside it) of the open recording,
@@ -330,14 +336,9 @@ class ReplayWindow(DashboardWindow):
     def _report_clicked(self) -> None:
         if self.recording is None:
             return
-        name = (self.recording.path.stem if self.recording.path else "session") + ".html"
-        folder = self.recording.path.parent if self.recording.path else Path()
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Save the session report", str(folder / name), "HTML (*.html)",
-            options=QtWidgets.QFileDialog.DontUseNativeDialog,
-        )  # fmt: skip
+        path = self._save_as("Save the session report", ".html", "HTML (*.html)")
         if path:
-            self.save_report(Path(path))
+            self.save_report(path)
 
     def save_report(self, path: Path) -> Path | None:
         """Write the session report (one HTML file) from the analysis the replay shows."""
