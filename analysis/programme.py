@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -475,3 +476,57 @@ class SymptomCheck:
             "baseline": advice.baseline,
             "cap_deg": self.cap_deg,
         }
+
+
+# -- what a recorded session says about its programme -----------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionLog:
+    """A recorded session's symptom ratings ``(time s, 0–10, note)`` and decisions on them
+    ``(time s, decision, cap deg or None)``, in time order (its ``symptom`` and ``programme``
+    events)."""
+
+    ratings: tuple[tuple[float, int, str], ...]
+    decisions: tuple[tuple[float, str, float | None], ...]
+
+    def cap_at(self, programme: Programme, t_s: float) -> float | None:
+        """The knee cap in force at session time ``t_s``: the last decision's before it, else
+        the programme's."""
+        cap = programme.range.knee_cap_deg
+        for t, _, c in self.decisions:
+            if t <= t_s:
+                cap = c
+        return cap
+
+
+def session_log(events: Any) -> SessionLog:
+    """The :class:`SessionLog` of a recording's events table (``time_s, kind, detail``)."""
+    ratings, decisions = [], []
+    rows = (
+        zip(events["time_s"], events["kind"], events["detail"], strict=True) if len(events) else ()
+    )
+    for t, kind, detail in rows:
+        if not isinstance(detail, dict):
+            continue
+        if kind == "symptom" and "rating" in detail:
+            ratings.append((float(t), int(detail["rating"]), str(detail.get("note", ""))))
+        elif kind == "programme" and detail.get("what") == "decision":
+            decisions.append((float(t), str(detail.get("decision")), detail.get("cap_deg")))
+    return SessionLog(tuple(ratings), tuple(decisions))
+
+
+def assess_session(reps: Iterable[Any], programme: Programme, log: SessionLog) -> list[RepVerdict]:
+    """Every rep of a recorded session against the programme, each with the cap in force when
+    it began."""
+    return [assess_rep(r, programme, log.cap_at(programme, r.start_s)) for r in reps]
+
+
+def stored_programme(meta: dict[str, Any]) -> Programme | None:
+    """The programme a recording's metadata stores, if a valid one (else None)."""
+    if not isinstance(meta.get("programme"), dict):
+        return None
+    try:
+        return Programme.from_dict(meta["programme"])
+    except ProgrammeError:
+        return None

@@ -66,7 +66,7 @@ def _mean(values: Iterable[float]) -> float:
 
 def summarise_recording(path: Path) -> SessionSummary:
     """Load and analyse one recording into its summary (an unreadable one: ``error`` set)."""
-    from analysis.programme import Programme, ProgrammeError, assess_rep
+    from analysis.programme import assess_session, session_log, stored_programme
     from analysis.session import RepAnalysis
     from collector.errors import CollectorError
     from collector.io import load
@@ -81,29 +81,12 @@ def summarise_recording(path: Path) -> SessionSummary:
     except (CollectorError, ValueError) as e:
         return SessionSummary(**base, error=str(e).splitlines()[0])
     meta = rec.meta
-    prog = None
-    if isinstance(meta.get("programme"), dict):
-        with contextlib.suppress(ProgrammeError):
-            prog = Programme.from_dict(meta["programme"])
-    ratings, caps = [], []  # symptom ratings; (time, cap) of each decision on them
-    ev = rec.events
-    if len(ev):
-        for t, kind, detail in zip(ev["time_s"], ev["kind"], ev["detail"], strict=True):
-            if not isinstance(detail, dict):
-                continue
-            if kind == "symptom" and "rating" in detail:
-                ratings.append(float(detail["rating"]))
-            elif kind == "programme" and detail.get("what") == "decision":
-                caps.append((float(t), detail.get("cap_deg")))
+    prog = stored_programme(meta)
+    log = session_log(rec.events)
+    ratings = [float(r) for _, r, _ in log.ratings]
     done = -1
     if prog is not None:
-        done = 0
-        for r in reps.itertuples():  # each rep against the cap in force when it began
-            cap = prog.range.knee_cap_deg
-            for t, c in caps:
-                if t <= r.start_s:
-                    cap = c
-            done += assess_rep(r, prog, cap).as_prescribed
+        done = sum(v.as_prescribed for v in assess_session(reps.itertuples(), prog, log))
     return SessionSummary(
         **base,
         participant=str(meta.get("participant") or ""),

@@ -94,33 +94,17 @@ def _f(x: float, spec: str = ".1f") -> str:
 def build_report(rec: Any, result: Any, programme: Any = None) -> str:
     """The report of recording ``rec`` analysed into ``result`` (an ``AnalysisResult``), with
     the stored ``programme`` (``analysis.programme.Programme``) if any, as HTML text."""
-    from analysis.programme import assess_rep, set_summaries
+    from analysis.programme import assess_session, session_log, set_summaries
 
     reps = result.reps
     meta = rec.meta
     e = html.escape
     who = str(meta.get("participant") or "no participant")
     when = str(meta.get("created_utc", "?"))
+    log = session_log(rec.events)
     verdicts = {}
-    caps = []
-    ratings = []
-    ev = rec.events
-    for t, kind, detail in (
-        zip(ev["time_s"], ev["kind"], ev["detail"], strict=True) if len(ev) else []
-    ):
-        if not isinstance(detail, dict):
-            continue
-        if kind == "symptom" and "rating" in detail:
-            ratings.append((float(t), int(detail["rating"]), str(detail.get("note", ""))))
-        elif kind == "programme" and detail.get("what") == "decision":
-            caps.append((float(t), detail.get("cap_deg"), str(detail.get("decision"))))
     if programme is not None:
-        for r in reps.itertuples():
-            cap = programme.range.knee_cap_deg
-            for t, c, _ in caps:
-                if t <= r.start_s:
-                    cap = c
-            verdicts[r.rep] = assess_rep(r, programme, cap)
+        verdicts = {v.rep: v for v in assess_session(reps.itertuples(), programme, log)}
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>flossmeter report — {e(who)}</title>",
@@ -147,12 +131,12 @@ def build_report(rec: Any, result: Any, programme: Any = None) -> str:
             *[f"<li>{e(s.text())}</li>" for s in sums],
             "</ul>",
         ]
-    if ratings or caps:
+    if log.ratings or log.decisions:
         parts.append("<h2>Symptoms</h2><ul>")
-        for t, rating, note in ratings:
+        for t, rating, note in log.ratings:
             extra = f" — {e(note)}" if note else ""
             parts.append(f"<li>{t / 60:.1f} min: <b>{rating}/10</b>{extra}</li>")
-        for t, cap, decision in caps:
+        for t, decision, cap in log.decisions:
             what = f"range capped at {cap:g}°" if decision == "reduce" and cap else decision
             parts.append(f"<li>{t / 60:.1f} min: decided: {e(what)}</li>")
         parts.append("</ul>")
@@ -196,14 +180,9 @@ def build_report(rec: Any, result: Any, programme: Any = None) -> str:
 def report_of(rec: Any, result: Any, path_out: Path) -> Path:
     """Write the report of ``rec`` already analysed into ``result`` (replay's analysis, reused),
     with the programme the recording stores, if a valid one."""
-    from analysis.programme import Programme, ProgrammeError
+    from analysis.programme import stored_programme
 
-    prog = None
-    if isinstance(rec.meta.get("programme"), dict):
-        try:
-            prog = Programme.from_dict(rec.meta["programme"])
-        except ProgrammeError:
-            prog = None
+    prog = stored_programme(rec.meta)
     path_out.parent.mkdir(parents=True, exist_ok=True)
     path_out.write_text(build_report(rec, result, prog), encoding="utf-8")
     return path_out
