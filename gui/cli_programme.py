@@ -127,7 +127,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_assess(args: argparse.Namespace) -> int:
     """Analyse a recording and mark each rep done as prescribed or not (with why), per set;
     the programme from --programme, else the one the recording stores."""
-    from analysis.programme import Programme, ProgrammeError, assess_rep, set_summaries
+    from analysis.programme import (
+        Programme,
+        ProgrammeError,
+        assess_session,
+        session_log,
+        set_summaries,
+    )
     from analysis.session import RepAnalysis
     from collector.io import load
 
@@ -144,7 +150,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
     if "shin" not in rec.samples:
         raise UserError(f"{args.path}: no shin samples (the shin strap is required)")
     reps = RepAnalysis(angles=False).run(rec.samples).reps_
-    verdicts = [assess_rep(r, prog) for r in reps.itertuples()]
+    # each rep against the cap in force when it began (a guided session may have lowered it)
+    verdicts = assess_session(reps.itertuples(), prog, session_log(rec.events))
     print(prog.summary())
     for v in verdicts:
         print(f"  rep {v.rep:>3} (set {v.set}): {v.text()}")

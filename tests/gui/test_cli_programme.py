@@ -109,3 +109,34 @@ def test_assess_needs_a_programme(tmp_path, capsys):
     capsys.readouterr()
     assert main(["programme", "assess", str(rec)]) == 2
     assert "stores no programme: give --programme" in capsys.readouterr().err
+
+
+def test_assess_applies_the_cap_a_symptom_decision_lowered(tmp_path, capsys):
+    from collector.model import SourceEvent
+    from collector.recording import write_blocks
+    from collector.simulator import SimConfig, simulate
+
+    s = simulate(SimConfig(seed=4, sets=2, reps_per_set=3))
+    second = [r for r in s.truth.reps if r["set"] == 2]
+    cap = round(min(r["knee_rom_deg"] for r in second)) - 10.0  # below every rep of set 2
+    prog_path = tmp_path / "p.toml"
+    assert main(["programme", "new", "-o", str(prog_path), "--target-deg", "5"]) == 0
+    from analysis.programme import load_programme
+
+    t_decision = second[0]["start_s"] - 1.0  # between the sets
+    items = [it for _, it in s.timeline()] + [
+        SourceEvent(t_decision, "programme", None,
+                    {"what": "decision", "decision": "reduce", "cap_deg": cap})
+    ]  # fmt: skip
+    meta = s.metadata() | {"programme": load_programme(prog_path).to_dict()}
+    rec = tmp_path / "s.flossrec"
+    write_blocks(rec, iter(items), s.sensors, meta)
+    out = tmp_path / "v.csv"
+    capsys.readouterr()
+    assert main(["programme", "assess", str(rec), "-o", str(out)]) == 0
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    capped = ["range_above_cap" in r["reasons"] for r in rows]
+    # set 1 before the decision: no cap; set 2 after it: every rep beyond the lowered cap
+    assert capped == [r["set"] == 2 for r in s.truth.reps]
