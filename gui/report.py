@@ -17,30 +17,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-TONE_HEX = {"good": "#2e9e43", "fair": "#eba500", "poor": "#d62728", "neutral": "#808080"}
+from gui.dashboard.feedback import advice, score_tone
 
-#: The flags in plain words (what the report says about a rep that carries them).
-FLAG_WORDS = {
-    "too_fast": "too fast: take 2–3 s each way",
-    "too_slow": "too slow: 2–3 s each way is enough",
-    "held": "held at end range: keep gliding",
-    "partial": "partial range: straighten the knee further",
-    "halting": "halting: one smooth glide, no stops",
-    "head_not_coordinated": "head not moving with the knee",
-    "no_look_up": "no look-up at end range",
-    "head_missing": "head strap not seen",
-    "head_direction_unknown": "head direction not known (look up once at end range)",
-}
+TONE_HEX = {"good": "#2e9e43", "fair": "#eba500", "poor": "#d62728", "neutral": "#808080"}
 
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _tone(quality: float) -> str:
-    return "good" if quality >= 80 else ("fair" if quality >= 60 else "poor")
 
 
 def _plots(result: Any) -> list[tuple[str, str]]:
@@ -61,7 +46,7 @@ def _plots(result: Any) -> list[tuple[str, str]]:
         if a is not None and len(a):
             ax.plot(a["time_s"], a["angle_deg"], color=colour, lw=1.0)
         for r in reps.itertuples():
-            ax.axvspan(r.start_s, r.end_s, color=TONE_HEX[_tone(r.quality)], alpha=0.18, lw=0)
+            ax.axvspan(r.start_s, r.end_s, color=TONE_HEX[score_tone(r.quality)], alpha=0.18, lw=0)
         ax.set_title(title, fontsize=10, loc="left")
         ax.grid(alpha=0.2)
     axes[1].set_xlabel("session time, s")
@@ -147,10 +132,10 @@ def build_report(rec: Any, result: Any, programme: Any = None) -> str:
                  "<th>SPARC</th><th>hold s</th><th class='l'>what to work on</th>"
                  + ("<th class='l'>as prescribed</th>" if programme is not None else "")
                  + "</tr>")  # fmt: skip
-    for r in reps.itertuples():
-        flags = [f for f in str(r.flags).split(";") if f]
-        words = "; ".join(FLAG_WORDS.get(f, f) for f in flags) or "smooth glide"
-        tone = TONE_HEX[_tone(r.quality)]
+    has_head = "head" in rec.samples
+    for r in result.records:  # the dashboard's advice and score colours, in the same words
+        words = "; ".join(advice(r, has_head))
+        tone = TONE_HEX[score_tone(r.quality)]
         row = (
             f"<tr><td>{r.rep}</td><td>{r.set}</td><td><span class='tag' "
             f"style='background:{tone}'>{r.quality:.0f}</span></td><td class='l'>"
