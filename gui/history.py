@@ -53,6 +53,15 @@ class SessionSummary:
     error: str = ""
 
     @property
+    def last_rating(self) -> float:
+        """The session's last symptom rating (its only one, if there was one; NaN: none)."""
+        return (
+            self.symptoms_after
+            if self.symptoms_after == self.symptoms_after
+            else (self.symptoms_before)
+        )
+
+    @property
     def date(self) -> dt.date | None:
         if not math.isfinite(self.start_unix):
             return None

@@ -220,8 +220,7 @@ def build_period_report(sessions: list[Any], participant: str) -> str:
     axes[0].plot(days, [s.knee_rom_deg for s in sessions], "o-", color="#1f5fa8")
     axes[0].set_ylabel("knee range, °")
     ax2 = axes[0].twinx()
-    last = [s.symptoms_after if s.symptoms_after == s.symptoms_after else s.symptoms_before
-            for s in sessions]  # fmt: skip
+    last = [s.last_rating for s in sessions]
     ax2.plot(days, last, "s--", color="#d62728")
     ax2.set_ylim(0, 10)
     ax2.set_ylabel("symptoms (0–10)", color="#d62728")

@@ -21,7 +21,7 @@ def progress_series(sessions: list[SessionSummary]) -> dict[str, np.ndarray]:
     return {
         "day": np.array([(s.start_unix - t0) / 86400.0 for s in sessions]),
         "knee_rom_deg": np.array([s.knee_rom_deg for s in sessions], float),
-        "symptoms_after": np.array([_last_rating(s) for s in sessions], float),
+        "symptoms_after": np.array([s.last_rating for s in sessions], float),
         "quality": np.array([s.quality for s in sessions], float),
     }
 
@@ -38,11 +38,6 @@ def calendar_cells(sessions: list[SessionSummary]) -> list[tuple[int, int, int]]
         key = (d.weekday(), (d - monday).days // 7)
         counts[key] = counts.get(key, 0) + 1
     return [(x, y, n) for (x, y), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
-
-
-def _last_rating(s: SessionSummary) -> float:
-    """The session's last symptom rating (its only one, if there was one)."""
-    return s.symptoms_after if s.symptoms_after == s.symptoms_after else s.symptoms_before
 
 
 class ProgressWindow(QtWidgets.QMainWindow):
