@@ -60,7 +60,7 @@ class GuidedSession:
         self.rest_until_s = math.nan
         self.verdicts: list[RepVerdict] = []
         self._counted: dict[int, int] = {}  # analyzer rep number → guided set (0: none)
-        self._roms: dict[int, float] = {}  # rep → knee range (the symptom rule's cap from it)
+        self._reps: dict[int, Any] = {}  # rep number → the analyzer's record, as last assessed
         self._cap_at: dict[int, float | None] = {}  # rep → the cap in force when it was done
         self._advice: SymptomAdvice | None = None
         self.events: list[GuidedEvent] = []  # not yet taken (:meth:`take_events`)
@@ -73,7 +73,9 @@ class GuidedSession:
         if self.phase != "check":
             raise ValueError(f"no symptom rating is asked for now (phase {self.phase})")
         after = self.set_no if self.set_no > 0 else None
-        roms = [self._roms[v.rep] for v in self.verdicts_of(self.set_no)] if after else []
+        roms = (
+            [self._reps[v.rep].knee_rom_deg for v in self.verdicts_of(self.set_no)] if after else []
+        )
         advice = self.symptoms.rate(rating, after_set=after, knee_rom_deg=roms)
         detail = {"rating": rating, "set": self.set_no, "note": note.strip(),
                   "advice": advice.action, "text": advice.text}  # fmt: skip
@@ -114,20 +116,24 @@ class GuidedSession:
                 continue
             self._counted[rep.rep] = self.set_no
             self._cap_at[rep.rep] = self.symptoms.cap_deg
-            self._roms[rep.rep] = float(rep.knee_rom_deg)
             v = self._assess(rep)
             self.verdicts.append(v)
             new.append(v)
             if len(self.verdicts_of(self.set_no)) >= self.programme.reps_per_set:
                 self._set_done(now_s)
-        # earlier reps scored again (the technique learnt later): their verdicts follow
+        # earlier reps scored again (the technique learnt later; a new record): verdicts follow
         by_rep = {r.rep: r for r in reps}
-        self.verdicts = [self._assess(by_rep[v.rep]) if v.rep in by_rep else v
-                         for v in self.verdicts]  # fmt: skip
+        self.verdicts = [
+            self._assess(by_rep[v.rep])
+            if v.rep in by_rep and by_rep[v.rep] is not self._reps[v.rep]
+            else v
+            for v in self.verdicts
+        ]
         return new
 
     def _assess(self, rep: Any) -> RepVerdict:
         """A counted rep against the programme, with the cap in force when it was done."""
+        self._reps[rep.rep] = rep
         v = assess_rep(rep, self.programme, cap_deg=self._cap_at[rep.rep])
         return RepVerdict(v.rep, self._counted[rep.rep], v.as_prescribed, v.reasons, v.details)
 
