@@ -49,19 +49,29 @@ class CalibrationTracker:
         self._peak, self._peak_i = 0.0, -1
         self.missed: tuple[str, ...] = ()  # protocol steps the first rep came before
 
-    def advance(self, t_ready: float, rep_start_s: float | None) -> None:
-        """Follow the protocol up to session time ``t_ready``; ``rep_start_s``: when the first
-        rep began, if one has (the protocol is then over, done or not)."""
+    def advance(self, scanned_row: int, first_open: tuple[int, float] | None) -> None:
+        """Follow the protocol over the shin rows the rep detector has examined (global rows
+        below ``scanned_row``) and the head's rows up to their time. ``first_open``: the shin
+        row at which the detector opened its first candidate, and that candidate's start (s):
+        the protocol is over there, done or not, and nothing from that row on takes part.
+
+        Bounded by the detector, not by the data received, so the outcome is the same however
+        the stream is cut (live == offline): a still pose or a head nod after the first rep
+        never becomes the calibration."""
         if self.stage == "calibrated":
             return
         if self.stage == "waiting" and self.shin.started_s is not None:
             # stamped with the sample that completed the front-end's warm-up
             self._enter("hold_still", self.shin.started_s)
-        if self.stage == "hold_still":
-            self._find_zero(t_ready)
-        if self.stage == "look_up":
-            self._find_look_up(t_ready)
-        if rep_start_s is not None and self.stage != "calibrated":
+        cols = self.shin.cols
+        limit = scanned_row if first_open is None else min(scanned_row, first_open[0])
+        if cols is not None and self.shin.rate_hz is not None and limit > cols.base:
+            if self.stage == "hold_still":
+                self._find_zero(limit)
+            if self.stage == "look_up":
+                self._find_look_up(float(cols.at("t", min(limit, cols.end) - 1)))
+        if first_open is not None and self.stage != "calibrated":
+            rep_start_s = first_open[1]
             self.missed = tuple(
                 step
                 for step, done in (
@@ -76,12 +86,12 @@ class CalibrationTracker:
         self.stage = stage
         self.events.append(AnalysisEvent(t_s, "calibration", {"stage": stage, **detail}))
 
-    def _find_zero(self, t_ready: float) -> None:
+    def _find_zero(self, limit: int) -> None:
+        """The zero pose: both straps still for ``calib_still_s``, in shin rows below
+        ``limit``."""
         cols = self.shin.cols
-        if cols is None or self.shin.rate_hz is None:
-            return
-        t = cols.get("t")
-        r = cols.base + int(np.searchsorted(t, t_ready, side="right"))
+        assert cols is not None
+        r = min(limit, cols.end)
         c = max(self._cursor, cols.base)
         if r <= c:
             return
@@ -112,7 +122,8 @@ class CalibrationTracker:
             self._enter("calibrated", t_zero)
 
     def _find_look_up(self, t_ready: float) -> None:
-        """A head-only rotation out and back about a horizontal axis, knee still."""
+        """A head-only rotation out and back about a horizontal axis, knee still, in the head's
+        rows up to session time ``t_ready``."""
         h = self.head
         assert h is not None and h.cols is not None and h.rate_hz is not None
         cols = h.cols
@@ -363,17 +374,14 @@ class OnlineAnalyzer:
             ts.append(float(cols.at("t", cols.end - 1)))
         return min(ts) if ts else -np.inf
 
-    def _first_rep_start_s(self) -> float | None:
-        d = self.detector
-        if self.reps:
-            return self.reps[0].start_s
-        return d.cand.start_s if d.state != "idle" and d.cand is not None else None
-
     def _advance(self, final: bool) -> list[Rep]:
         t_ready = np.inf if final else self._t_ready()
+        segments = self.detector.advance(t_ready, final)
+        # the protocol over what the detector has examined, up to its first candidate: all of
+        # it is known before the first rep is scored (so no rep is scored without it)
         cal = self.calibration
         was = cal.stage
-        cal.advance(t_ready, self._first_rep_start_s())
+        cal.advance(self.detector.cursor, self.detector.first_open)
         hd = self.head_direction
         if cal.head_axis is not None and hd.axis is None and was != "calibrated":
             hd.calibrated(cal.head_axis)
@@ -383,7 +391,7 @@ class OnlineAnalyzer:
         if self.jolts is not None:
             self.jolts.advance(final)
         new = []
-        for seg in self.detector.advance(t_ready, final):
+        for seg in segments:
             rep, evidence = self._rep(seg)
             if evidence is not None:
                 source = hd.source

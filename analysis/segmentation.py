@@ -197,6 +197,7 @@ class RepDetector:
         self.rejected: list[Rejected] = []
         self._restart_at = -1  # set by _validate: start again from this row
         self._hold_rest_until = -1  # ... and until this row, stillness does not move the rest
+        self.first_open: tuple[int, float] | None = None  # (row, start s) of the first candidate
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -369,6 +370,8 @@ class RepDetector:
         t_on = self._knee_time(onset, rising=True, stop=x + 1)
         t_x = float(cols.at("t", x))
         self.cand = _Candidate(self._start_time(t_on, t_x), t_on, onset, float(e[k]), x, open_i=x)
+        if self.first_open is None:
+            self.first_open = (x, self.cand.start_s)  # the start-up protocol is over here
         self.state = "active"
         self.cursor = x + 1
 
@@ -437,7 +440,8 @@ class RepDetector:
                 cand.knee_end_s = float(cols.at("t", low))
             else:
                 cand.knee_end_i = self._end_backtrack(low, x)
-                cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
+                # refined from the rows up to x, where it is decided (live == offline)
+                cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False, stop=x + 1)
                 cand.confirm_i = x
             self.state = "ending"
             self.cursor = cand.confirm_i + 1
@@ -501,7 +505,9 @@ class RepDetector:
             x = c + k_end
             swaying = bool(settled[off + k_end]) and not quiet[off + k_end]
             cand.knee_end_i = self._end_backtrack(cand.return_i, x, swaying)
-            cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False)
+            # refined from the rows up to x, where it is decided: the end can be x itself (a
+            # swaying knee), whose next row live may not have yet (live == offline)
+            cand.knee_end_s = self._knee_time(cand.knee_end_i, rising=False, stop=x + 1)
             cand.confirm_i = x
             if swaying:
                 # settled is decided over the trailing settle_s, which can span the end of the
@@ -539,10 +545,13 @@ class RepDetector:
     # -- onsets and ends ---------------------------------------------------------------------
 
     def _onset_backtrack(self, lo: int, x: int) -> int:
-        """Knee onset sample: the first of the final run in [lo, x] at or above ``onset_dps``."""
+        """Knee onset sample: the first of the final run in [lo, x] at or above ``onset_dps``
+        (``x`` itself if the knee is below it there: restless sway can carry the excursion past
+        ``start_deg`` at a slow moment; the onset is never after the row that opened the
+        candidate, which live may be the newest row)."""
         speed = self.shin.cols.get("speed_s", lo, x + 1)  # type: ignore[union-attr]
         slow = np.flatnonzero(speed < _levels(self.shin, self.p, lo, x + 1))
-        return lo + int(slow[-1]) + 1 if len(slow) else lo
+        return min(lo + int(slow[-1]) + 1, x) if len(slow) else lo
 
     def _end_backtrack(self, lo: int, k: int, swaying: bool = False) -> int:
         """Knee end sample: the last in [lo, k] at or above ``onset_dps`` (``swaying``: above
@@ -592,6 +601,9 @@ class RepDetector:
         h = self.head
         self._head_decided_s = t_knee_end
         if h is None or h.cols is None or len(h.cols) == 0:
+            # nothing to wait for: the rep is decided at the knee's confirming row (its refined
+            # end time can lie after that row, beyond the data live has)
+            self._head_decided_s = -np.inf
             return t_knee_end
         p = self.p
         ht = h.cols.get("t")
