@@ -74,17 +74,25 @@ class ArtefactScreen:
         #   run a later call can continue: a shorter one is held back until it ends)
         self.artefacts: list[Artefact] = []
 
+    @property
+    def max_held(self) -> int:
+        """The most rows the screen holds back undecided: the newest ``k`` and a run of
+        artefacts of up to ``max_bridge_s`` waiting for the good row after it."""
+        return self.k + self._max_run
+
     def screen(
         self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, final: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Take new raw samples; return the decided ones ``(t, acc, gyro, artefact)``, bridged.
         ``final``: the stream has ended, decide everything held."""
-        x = np.concatenate((self._held, np.column_stack((t, acc, gyro)))) if len(t) else self._held
+        x = np.column_stack((t, acc, gyro)) if len(t) else self._held
+        if len(t) and len(self._held):
+            x = np.concatenate((self._held, x))
         n, k = len(x), self.k
         if n == 0:
             return _empty()
         ctx = self._ctx
-        c = np.concatenate((ctx, x))
+        c = np.concatenate((ctx, x)) if len(ctx) else x  # (no copy of a whole recording)
         lo = len(ctx)
         ready = n if final else max(0, n - k)
         flags = self._flags(c, lo, lo + ready)
@@ -99,7 +107,7 @@ class ArtefactScreen:
             return _empty()
         # the next call's left context: the last k raw rows handed on (before bridging)
         self._ctx = np.concatenate((ctx, x[max(0, ready - k) : ready]))[-k:]
-        self._held = x[ready:]
+        self._held = x[ready:].copy()  # (a view would keep all of x alive)
         runs = _runs(flags)
         if len(runs[0]):
             out = x[:ready].copy()

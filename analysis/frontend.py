@@ -97,13 +97,19 @@ class Columns:
         """Global index one past the last row."""
         return self.base + self._n
 
-    def make_room(self, n: int) -> None:
-        """Make room for ``n`` more rows: one allocation for a whole recording, and room that
-        at least doubles when it grows (so appends in many pieces copy each row O(1) times)."""
+    @property
+    def capacity(self) -> int:
+        """Rows allocated (held and spare)."""
+        return len(next(iter(self._data.values())))
+
+    def make_room(self, n: int, spare: int = 0) -> None:
+        """Make room for ``n`` more rows: one allocation for a whole recording (with ``spare``
+        rows more, when it has to grow), and room that at least doubles when it grows (so
+        appends in many pieces copy each row O(1) times)."""
         need = self._n + n
-        cap = len(next(iter(self._data.values())))
+        cap = self.capacity
         if need > cap:
-            rows = max(need, 2 * cap)
+            rows = max(need + spare, 2 * cap)
             for k, a in self._data.items():
                 b = np.empty((rows, *a.shape[1:]), dtype=a.dtype)
                 b[: self._n] = a[: self._n]
@@ -178,6 +184,7 @@ class StrapFrontEnd:
         self._bias_win = 0
         self._bias_every = 1
         self.screen: ArtefactScreen | None = None
+        self._expected_rows = 0  # offline: the recording's length (see expect)
         self.started_s: float | None = None  # time of the sample that completed the warm-up
         self.first_bias_row: int | None = None  # global row from which a bias estimate is used
 
@@ -191,6 +198,11 @@ class StrapFrontEnd:
         if self.rate_hz is None:
             raise AnalysisError("the sample rate is not known yet (too few samples)")
         return self.rate_hz
+
+    def expect(self, rows: int) -> None:
+        """The stream will bring about ``rows`` samples in all (offline: the recording's
+        length): the column store is then allocated once, at that size, instead of growing."""
+        self._expected_rows = rows
 
     def add(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> None:
         """Take new samples (s, m/s², deg/s); process them once the rate is known."""
@@ -228,7 +240,7 @@ class StrapFrontEnd:
         assert self.screen is not None
         t, acc, gyro, art = self.screen.screen(t, acc, gyro, final)
         if len(t):
-            self._process_in_pieces(t, np.ascontiguousarray(acc), np.ascontiguousarray(gyro), art)
+            self._process_in_pieces(t, acc, gyro, art)
 
     def _start(self) -> None:
         t = np.concatenate([x[0] for x in self._pending])
@@ -255,6 +267,8 @@ class StrapFrontEnd:
         self._smooth = Boxcar(n_s, 3)
         self.smooth_delay_s = (n_s - 1) / (2.0 * self.rate_hz)
         self.screen = ArtefactScreen(self.rate_hz, self.p.artefacts)
+        if keep is None and self._expected_rows:
+            self.cols.make_room(self._expected_rows, spare=self.screen.max_held)
         self._n_settle = 2 * round(self.p.settle_s * self.rate_hz / 2) + 1  # odd
         self._mb_min = max(2, round(self.p.moving_bias_min_s * self.rate_hz))
         self._mb_after = round(self.p.moving_bias_after_s * self.rate_hz)
@@ -280,12 +294,21 @@ class StrapFrontEnd:
     ) -> None:
         # the output does not depend on how the stream is cut, so a long input is processed in
         # pieces whose temporaries stay in the CPU cache (~3× faster on a whole recording)
-        assert self.cols is not None
+        # (acc and gyro may be column views of the screen's rows: made contiguous a piece at
+        # a time, not as whole-recording copies)
+        assert self.cols is not None and self.screen is not None
         if self.cols.keep_rows is None:
-            self.cols.make_room(len(t))
+            # room for the rows the screen still holds back too, so that the end of the stream
+            # does not double a whole recording's columns
+            self.cols.make_room(len(t), spare=self.screen.max_held)
         for a in range(0, len(t), _PIECE):
             b = a + _PIECE
-            self._process(t[a:b], acc[a:b], gyro[a:b], art[a:b])
+            self._process(
+                np.ascontiguousarray(t[a:b]),
+                np.ascontiguousarray(acc[a:b]),
+                np.ascontiguousarray(gyro[a:b]),
+                art[a:b],
+            )
 
     def _process(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, art: np.ndarray) -> None:
         assert (

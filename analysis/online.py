@@ -267,6 +267,12 @@ class OnlineAnalyzer:
         self.fe[sensor].add(time_s, acc_mps2, gyro_dps)
         return self._advance(final=False)
 
+    def expect(self, sensor: str, samples: int) -> None:
+        """Offline: a strap's stream will bring ``samples`` samples (memory is then allocated
+        once; results are the same)."""
+        if sensor in self.fe:
+            self.fe[sensor].expect(samples)
+
     def set_connected(self, sensor: str, connected: bool) -> list[Rep]:
         """A strap (dis)connected: a disconnected strap no longer holds the analysis back."""
         if sensor in self.connected:

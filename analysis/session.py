@@ -80,10 +80,14 @@ class RepAnalysis:
         is fed ``chunk_s`` at a time in time order and ``progress(fraction)`` is called after
         each chunk (same result: the analyzer is chunk-invariant)."""
         if progress is None:
-            an, arrays = self._analyzer(samples)
-            # head first: the detector then never waits for it (same result as any interleaving)
-            for role in reversed(list(arrays)):
-                an.push(role, *arrays[role])
+            an, columns = self._analyzer(samples)
+            # head first: the detector then never waits for it (same result as any interleaving);
+            # in pieces, so that no whole-recording copy of the samples is ever made (the
+            # analyzer is chunk-invariant: the same bits)
+            for role in reversed(list(columns)):
+                n = len(columns[role][0])
+                for a in range(0, n, _FEED_ROWS):
+                    an.push(role, *_rows(columns[role], a, a + _FEED_ROWS))
             self._finish(an)
         else:
             for fraction in self.steps(samples, chunk_s):
@@ -94,40 +98,39 @@ class RepAnalysis:
         """:meth:`run` a chunk of ``chunk_s`` (session time) at a time, yielding the fraction
         done after each, so a caller can interleave other work (a window that keeps painting);
         the results are set once it is exhausted."""
-        an, arrays = self._analyzer(samples)
-        t0 = min(float(a[0][0]) for a in arrays.values())
-        t1 = max(float(a[0][-1]) for a in arrays.values())
+        an, columns = self._analyzer(samples)
+        t0 = min(float(c[0][0]) for c in columns.values())
+        t1 = max(float(c[0][-1]) for c in columns.values())
         edges = np.append(np.arange(t0, t1, chunk_s), np.inf)
-        cuts = {role: np.searchsorted(a[0], edges, side="left") for role, a in arrays.items()}
+        cuts = {role: np.searchsorted(c[0], edges, side="left") for role, c in columns.items()}
         cuts = {role: np.concatenate(([0], c[1:])) for role, c in cuts.items()}
         n = len(edges) - 1
         for k in range(n):
-            for role in reversed(list(arrays)):
+            for role in reversed(list(columns)):
                 a, b = cuts[role][k], cuts[role][k + 1]
                 if b > a:
-                    t, acc, gyro = arrays[role]
-                    an.push(role, t[a:b], acc[a:b], gyro[a:b])
+                    an.push(role, *_rows(columns[role], a, b))
             yield (k + 1) / n if k + 1 < n else 1.0
         self._finish(an)
 
     def _analyzer(
         self, samples: Mapping[str, pd.DataFrame]
-    ) -> tuple[OnlineAnalyzer, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    ) -> tuple[OnlineAnalyzer, dict[str, list[np.ndarray]]]:
+        """The analyzer, and each strap's columns (time, acc x–z, gyro x–z; views where the
+        table holds them as float64)."""
         roles = [r for r in ("shin", "head") if r in samples and len(samples[r])]
         if "shin" not in roles:
             raise AnalysisError("no shin samples: the shin strap is required")
         an = OnlineAnalyzer(
             self.params, sensors=roles, frontend=self.frontend, keep_s=None, display_angles=False
         )
-        arrays = {
-            role: (
-                samples[role]["time_s"].to_numpy(float),
-                samples[role][ACC].to_numpy(float),
-                samples[role][GYR].to_numpy(float),
-            )
+        columns = {
+            role: [samples[role][c].to_numpy(float) for c in ("time_s", *ACC, *GYR)]
             for role in roles
         }
-        return an, arrays
+        for role, cols in columns.items():
+            an.expect(role, len(cols[0]))
+        return an, columns
 
     def _finish(self, an: OnlineAnalyzer) -> None:
         an.finish()
@@ -149,6 +152,17 @@ class RepAnalysis:
     @property
     def events_(self) -> pd.DataFrame:
         return self.result_.events_frame()
+
+
+#: Rows of one strap pushed at a time by :meth:`RepAnalysis.run` (~3.7 MB of samples).
+_FEED_ROWS = 1 << 16
+
+
+def _rows(columns: list[np.ndarray], a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows [a, b) of a strap's columns as ``(time_s, acc N×3, gyro N×3)``."""
+    t = columns[0][a:b]
+    acc = np.column_stack([c[a:b] for c in columns[1:4]])
+    return t, acc, np.column_stack([c[a:b] for c in columns[4:7]])
 
 
 def analyze(

@@ -80,3 +80,18 @@ def test_rate_is_found_from_the_first_samples(rate):
     st = cached_session(seed=44, sets=1, reps_per_set=1, rate_hz=rate).streams["head"]
     fe = _feed(st, [0, 10, 40, len(st.time_s)])
     assert fe.rate_hz == pytest.approx(rate, rel=1e-3)
+
+
+def test_a_whole_recording_is_held_in_one_allocation():
+    # offline the analysis knows the recording's length: its columns are allocated once, with
+    # room for the rows the artefact screen holds back until the end (before, that end
+    # doubled every column of a whole recording: 5.4x the samples' memory at the peak)
+    from analysis.session import RepAnalysis
+    from benchmarks.accuracy import samples_of
+
+    samples = samples_of(cached_session(seed=45, sets=1, reps_per_set=2, rate_hz=200.0))
+    an = RepAnalysis(angles=False).run(samples).analyzer_
+    for role, df in samples.items():
+        cols = an.fe[role].cols
+        assert len(cols) == len(df)
+        assert cols.capacity == len(df) + an.fe[role].screen.max_held
