@@ -29,6 +29,11 @@ def live(session, record_latency=False):
     return an, table, latency, stages
 
 
+def _alone(disturbance: str, **config) -> SimConfig:
+    """A session with one disturbance at its severe level."""
+    return SimConfig(disturbances=disturbances_at("severe", (disturbance,)), **config)
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -48,37 +53,13 @@ def live(session, record_latency=False):
         ),
         # restless sway at 25 Hz: the excursion passed start_deg at a slow sample that was the
         # newest row live, and the onset search stepped past it (an IndexError live only)
-        SimConfig(
-            seed=500000,
-            sets=3,
-            reps_per_set=7,
-            rate_hz=25,
-            noise=0.5,
-            loss=0.02,
-            disturbances=disturbances_at("severe", ("sway",)),
-        ),
+        _alone("sway", seed=500000, sets=3, reps_per_set=7, rate_hz=25, noise=0.5, loss=0.02),
         # nobody still at the start: offline, the calibration used to search the whole session
         # (the first rep was not known yet) and took a still pose after the first rep as zero
-        SimConfig(
-            seed=510000,
-            sets=2,
-            reps_per_set=5,
-            rate_hz=25,
-            noise=0.5,
-            loss=0.02,
-            disturbances=disturbances_at("severe", ("no_still_start",)),
-        ),
+        _alone("no_still_start", seed=510000, reps_per_set=5, rate_hz=25, noise=0.5, loss=0.02),
         # shin only, restless: a rep was "decided" at its refined end time, which can lie after
         # the confirming row, so live sliced fewer samples for its metrics than offline
-        SimConfig(
-            seed=510007,
-            sets=2,
-            reps_per_set=8,
-            technique="tensioner",
-            variety="messy",
-            head=False,
-            disturbances=disturbances_at("severe", ("sway",)),
-        ),
+        _alone("sway", seed=510007, technique="tensioner", variety="messy", head=False),
     ],
     ids=[
         "messy-mixed-loss",
