@@ -63,6 +63,17 @@ class RepParams:
     #   reps stay within 6°), the rep must also show the knee's lever (see analysis/lever.py):
     min_lever_m: float = 0.06  # ... the strap swings on an arc at least this far from the axis
     min_lever_explained: float = 0.03  # ... or that arc explains this much of its acceleration
+    lever_below_deg: float = 45.0  # a candidate with less range than this must show the lever
+    #   whatever its axis, where one would be seen (lever_visible_mps2): a strap twisted by
+    #   hand (15–40°) about an axis that happens to lie within axis_doubt_deg of the knee's
+    #   passes the axis tests
+    lever_visible_mps2: float = 0.1  # ... seen: a min_lever_m lever would move the strap by
+    #   this much (RMS; accelerometer noise 0.01–0.04 m/s²). Slow partial glides move it by
+    #   ~0.01 m/s² (too gently to tell: a 25 Hz strap then shows no lever); a hand twisting a
+    #   strap, jerky, by 0.3 m/s² and more
+    lever_jolt_g: float = 0.3  # rows where the acceleration leaves its ±0.1 s median by more
+    #   than this are left out of the lever fit: a chair bump (1–4 g for 30–80 ms) would swamp
+    #   the lever's own 0.01–0.3 g, which changes over the glide, not within 0.1 s
     lever_min_samples: int = 8  # the lever fit needs at least this many samples of the rep
     #   (so does the axis from the rate, restless: see RepDetector._rate_axis)
     axis_memory: float = 0.7  # the learned knee axis is a decaying sum (weight of the past per

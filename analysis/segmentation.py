@@ -31,7 +31,8 @@ people".
 A candidate becomes a rep only with at least ``min_rom_deg`` of knee range, about a horizontal
 axis (within ``max_axis_tilt_deg``: the knee's axis is horizontal, a strap being turned by hand
 usually is not) that agrees with the knee axis learned from earlier reps (``axis_tol_deg``).
-Where the axis is in doubt (beyond ``axis_doubt_deg``), the strap must also be seen to swing on
+Where the axis is in doubt (beyond ``axis_doubt_deg``), or the candidate is small (below
+``lever_below_deg``: a strap twisted by hand), the strap must also be seen to swing on
 a lever about it (``analysis/lever.py``): a hand turning the strap turns it in place.
 Everything is decided from the samples alone, so block-by-block and whole-recording runs agree.
 """
@@ -42,9 +43,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy.constants import g as G_MPS2
 
 from analysis.frontend import StrapFrontEnd, _run_lengths
-from analysis.lever import lever_arm
+from analysis.lever import lever_arm, lever_visibility
 from analysis.params import RepParams
 from analysis.vectors import angle_deg, row_norm
 
@@ -733,6 +735,16 @@ class RepDetector:
         b = max(cand.knee_end_i, cand.knee_onset_i + self.p.lever_min_samples) + 1
         return _lever_ok(self.shin, cand.knee_onset_i, b, self.anchor_i, axis, self.p)
 
+    def _lever_visible(self, cand: _Candidate, axis: np.ndarray) -> bool:
+        """Would a lever of ``min_lever_m`` show in this candidate's acceleration (at least
+        ``lever_visible_mps2``)? A slow glide moves too gently to tell."""
+        cols = self.shin.cols
+        assert cols is not None
+        a, p = cand.knee_onset_i, self.p
+        b = max(cand.knee_end_i, a + p.lever_min_samples) + 1
+        per_m = lever_visibility(cols.get("t", a, b), cols.get("w", a, b), axis)
+        return per_m * p.min_lever_m >= p.lever_visible_mps2
+
     def _validate(self, cand: _Candidate, end_s: float, decided_s: float) -> RepSegment | None:
         p = self.p
         cols = self.shin.cols
@@ -774,7 +786,11 @@ class RepDetector:
         # where the bias is not from stillness, an unseen drift about the vertical tilts the
         # measured axis: the tilt still rejects beyond max_axis_tilt_deg, but raises no doubt
         doubt_tilt = 0.0 if cols.at("bias_moving", self.anchor_i) else tilt
-        if max(doubt_tilt, off_axis) > p.axis_doubt_deg and not self._swings_on_lever(cand, axis):
+        # a small one must show the lever too where one would be seen: a strap twisted by
+        # hand about an axis that happens to lie near the knee's passes the axis tests
+        doubt = max(doubt_tilt, off_axis) > p.axis_doubt_deg
+        doubt |= rom < p.lever_below_deg and self._lever_visible(cand, axis)
+        if doubt and not self._swings_on_lever(cand, axis):
             self.rejected.append(Rejected(cand.start_s, end_s, "turns in place (strap handling)"))
             return None
         self.axis_sum = p.axis_memory * self.axis_sum + axis  # follows strap re-adjustments
@@ -830,8 +846,9 @@ def _lever_ok(
     rest = cols.at("acc_mean", anchor)
     rot = cols.get("phi", a, b) - cols.at("phi", anchor)
     r, explained = lever_arm(
-        cols.get("t", a, b), cols.get("w", a, b), cols.get("acc", a, b), rot, rest, axis
-    )
+        cols.get("t", a, b), cols.get("w", a, b), cols.get("acc", a, b), rot, rest, axis,
+        jolt_mps2=p.lever_jolt_g * G_MPS2,
+    )  # fmt: skip
     return float(np.linalg.norm(r)) >= p.min_lever_m or explained >= p.min_lever_explained
 
 

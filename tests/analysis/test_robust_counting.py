@@ -182,3 +182,22 @@ def test_a_rest_re_zeroed_mid_rep_loses_no_rep(config):
     means are not yet full."""
     s = simulate(config)
     _check_exact(s)
+
+
+@pytest.mark.parametrize("rate_hz,sway", [(100, False), (400, True)])
+def test_a_strap_twisted_by_hand_about_the_knee_axis_is_no_rep(rate_hz, sway):
+    """Strap handling whose axis is the knee's own (the worst case: the axis tests cannot tell
+    it from a rep): the strap turns 25° in place and back, between two sets of partial and
+    full reps. Only the lever tells: a twisted strap has none. (Twisted the way the knee
+    extends: the other way it is a flexion, rejected as such.)"""
+    from collector.exercise import FidgetSpec, RepSpec, SessionScript, SetSpec
+
+    twist = FidgetSpec("strap_handling", 3.0, -25.0, sensor="shin", axis=(0.0, 1.0, 0.0))
+    reps = (RepSpec(), RepSpec(knee_rom_deg=30.0), RepSpec(knee_rom_deg=40.0))
+    script = SessionScript(
+        (SetSpec(reps, rest_after_s=20.0, fidgets=((6.0, twist),)), SetSpec(reps))
+    )
+    d = disturbances_at("typical", ("sway",)) if sway else Disturbances()
+    s = simulate(SimConfig(seed=86, rate_hz=rate_hz, disturbances=d), script)
+    assert [f["kind"] for f in s.truth.fidgets] == ["strap_handling"]
+    _check_exact(s)
