@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from collector.errors import CollectorError
+from collector.gaps import median_rate_hz
 from collector.model import ROLES, Role
 from collector.recording import APP_VERSION, SAMPLE_COLUMNS, Recording
 
@@ -175,8 +176,20 @@ def _write_text(path: Path, text: str) -> None:
         raise CollectorError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
+def _json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``n/a`` (JSON has no such numbers)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return NA
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _write_json(path: Path, obj: Any) -> None:
-    _write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(_json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False)
+    _write_text(path, text + "\n")
 
 
 def _write_tsv(path: Path, df: pd.DataFrame, header: bool = True) -> None:
@@ -258,10 +271,18 @@ def _channels(role: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def nominal_rate_hz(rec: Recording, role: str) -> float:
+    """The strap's configured rate (Hz), else its measured one, else its median step's."""
+    for rate in (rec.sensors.get(role, {}).get("rate_hz"), rec.rate_hz(role)):
+        if isinstance(rate, int | float) and math.isfinite(rate) and rate > 0:
+            return float(rate)
+    return median_rate_hz(rec.samples[role]["time_s"].to_numpy())
+
+
 def _motion_json(rec: Recording, role: str, task: str) -> dict[str, Any]:
     info = rec.sensors.get(role, {})
     t = rec.samples[role]["time_s"]
-    nominal = float(info.get("rate_hz") or rec.rate_hz(role))
+    nominal = nominal_rate_hz(rec, role)
     effective = rec.rate_hz(role)
     maker, model = MANUFACTURERS.get(str(info.get("kind")), (NA, NA))
     out: dict[str, Any] = {
@@ -516,8 +537,7 @@ def _write_session_files(
     for role in roles:
         df = rec.samples[role]
         ent = base | {"tracksys": role}
-        rate = float(rec.sensors.get(role, {}).get("rate_hz") or rec.rate_hz(role))
-        table, lost[role] = _motion_table(df, rate)
+        table, lost[role] = _motion_table(df, nominal_rate_hz(rec, role))
         names = {
             (s, e): _name(ent, s, e) for s in ("motion", "channels") for e in (".tsv", ".json")
         }

@@ -363,6 +363,20 @@ def test_missing_optional_files_are_fine(tmp_path):
     np.testing.assert_allclose(rec.samples["head"]["time_s"], np.arange(120) / fs, atol=1e-9)
 
 
+def test_a_foreign_session_exports_with_its_measured_rate(tmp_path):
+    """No sidecar says the nominal rate: the export states the rate the LATENCY shows."""
+    path, _, fs = _foreign_dataset(tmp_path / "in")
+    (tmp_path / "in" / "task-walk_tracksys-imu_motion.json").unlink()
+    write_session(load(path), tmp_path / "out", "7")
+    motion = tmp_path / "out" / "sub-7" / "ses-01" / "motion"
+    for role in ("shin", "head"):
+        side = json.loads(
+            (motion / f"sub-7_ses-01_task-floss_tracksys-{role}_motion.json").read_text()
+        )
+        assert side["SamplingFrequency"] == pytest.approx(fs)
+        assert side["Manufacturer"] == "n/a"
+
+
 # -- malformed files -------------------------------------------------------------------------
 
 
