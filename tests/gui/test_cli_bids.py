@@ -180,8 +180,6 @@ def test_info_and_map_on_a_motion_file(dataset, capsys):
     assert main(["info", str(shin), "--map", "shin"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--map: 'shin' is not NAME=shin" in err
-    recording = next(iter(Path(dataset).parent.glob("*.flossrec")), None)
-    assert recording is None  # nothing else was written beside the dataset
 
 
 def test_map_on_a_file_that_is_no_bids_is_refused(study, capsys):
@@ -215,6 +213,15 @@ def test_export_refusals_are_one_line(study, tmp_path, capsys):
     assert "no participant pseudonym in the recording; give --subject" in capsys.readouterr().err
     assert main(["export", str(nobody), "--bids", str(tmp_path / "ds"), "--subject", "X9"]) == 0
     assert (tmp_path / "ds" / "sub-X9" / "ses-01").is_dir()
+
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    for who in ("P-1", "P1"):
+        items = (i for _, i in session.timeline())
+        write_blocks(clash / f"{who}.flossrec", items, session.sensors, {"participant": who})
+    assert main(["export", str(clash), "--bids", str(tmp_path / "ds2")]) == 2
+    assert "'P-1' and 'P1' both make the BIDS label sub-P1" in capsys.readouterr().err
+    assert not (tmp_path / "ds2").exists()  # refused before anything was written
 
 
 def test_replay_takes_a_map_too():
