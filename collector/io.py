@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.bids import read_motion, sniff_motion_tsv
 from collector.csvio import read_samples_csv
 from collector.errors import CollectorError
 from collector.recording import SUFFIX, Recording, load_recording
@@ -67,6 +68,7 @@ def _is_sample_csv(head: bytes) -> bool:
 READERS: tuple[Reader, ...] = (
     Reader("flossmeter recording", (SUFFIX,), _is_sqlite, load_recording),
     Reader("long sample CSV", (".csv",), _is_sample_csv, read_samples_csv, text=True),
+    Reader("BIDS-Motion file", (".tsv",), sniff_motion_tsv, read_motion, text=True),
 )
 
 #: What ``load`` reads, by file name ending (lower case).

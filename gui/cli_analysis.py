@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from gui.bids_export import add_map_option
 from gui.commands import AddCommand
 from gui.errors import UserError
 from gui.options import date_option
@@ -17,7 +19,10 @@ INPUT_SUFFIXES = (".flossrec", ".csv")
 
 
 def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
-    """Expand folders into the recordings and sample CSVs inside them (recursively)."""
+    """Expand folders into the recordings, sample CSVs and BIDS-Motion sessions inside them
+    (recursively); a BIDS-Motion session given by several of its files counts once."""
+    from collector.bids import motion_files, one_per_session
+
     files: list[Path] = []
     folder = False
     for p in paths:
@@ -30,24 +35,30 @@ def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
                 and f.is_file()
                 and not f.name.endswith((".dictionary.csv", ".reps.csv"))
             )
+            found += motion_files(p)
             if not found:
-                raise UserError(f"{p}: no recordings (.flossrec) or sample CSVs in this folder")
+                raise UserError(
+                    f"{p}: no recordings (.flossrec), sample CSVs or BIDS-Motion files "
+                    "(*_motion.tsv) in this folder"
+                )
             files.extend(found)
         elif p.exists():
             files.append(p)
         else:
             raise UserError(f"{p}: no such file or folder")
+    files = one_per_session(files)
     return files, folder or len(files) > 1
 
 
-def analyse_file(path: Path) -> tuple[Path, Any, str | None]:
-    """Load and analyse one input: (path, reps DataFrame or None, error line or None)."""
+def analyse_file(path: Path, role_map: str | None = None) -> tuple[Path, Any, str | None]:
+    """Load and analyse one input (``role_map``: ``--map`` for BIDS-Motion input): (path,
+    reps DataFrame or None, error line or None)."""
     from analysis.session import RepAnalysis
     from collector.errors import CollectorError
-    from collector.io import load
+    from gui.bids_export import load_input
 
     try:
-        rec = load(path)
+        rec = load_input(path, role_map)
         if "shin" not in rec.samples:
             return path, None, f"{path}: no shin samples (the shin strap is required)"
         return path, RepAnalysis(angles=False).run(rec.samples).reps_, None
@@ -70,14 +81,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(files)))
     results: list[tuple[Path, Any, str | None]] = []
     progress = _Progress(len(files), enabled=many)
+    analyse = functools.partial(analyse_file, role_map=args.map)
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
-            for res in ex.map(analyse_file, files):
+            for res in ex.map(analyse, files):
                 results.append(res)
                 progress.step(res[0])
     else:
         for f in files:
-            results.append(analyse_file(f))
+            results.append(analyse(f))
             progress.step(f)
     progress.done()
     errors = [e for _, _, e in results if e]
@@ -194,8 +206,10 @@ def register(add: AddCommand) -> None:
     p = add("analyze", cmd_analyze, "count and score reps; write the per-rep CSV")
     p.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT",
-        help="recording (.flossrec), long sample CSV, or a folder of them",
+        help="recording (.flossrec), long sample CSV, BIDS-Motion file (…_motion.tsv), or a "
+        "folder of them (a BIDS dataset: one input per session)",
     )  # fmt: skip
+    add_map_option(p)
     p.add_argument("-o", "--output", type=Path, help="per-rep CSV to write (+ .dictionary.csv)")
     p.add_argument("--summary", action="store_true", help="print reps per set, quality, flags")
     p.add_argument("--jobs", type=int, default=None, help="processes for folders (default: CPUs)")

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from gui.bids_export import add_map_option
 from gui.cli_programme import (
     add_programme_option,
     programme_meta,
@@ -186,12 +187,12 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording in the dashboard."""
-    from collector.io import load
     from collector.replay import MAX_SPEED, MIN_SPEED
+    from gui.bids_export import load_input
 
     if not MIN_SPEED <= args.speed <= MAX_SPEED:
         raise UserError(f"--speed must be {MIN_SPEED:g}–{MAX_SPEED:g}")
-    rec = load(args.path)  # a bad file fails here, in one line
+    rec = load_input(args.path, args.map)  # a bad file fails here, in one line
     if not rec.samples:
         raise UserError(f"{args.path}: the recording holds no samples")
     if not 0 <= args.start_s <= rec.duration_s:
@@ -279,7 +280,8 @@ def register(add: AddCommand) -> None:
     add_sim_options(p)
 
     p = add("replay", cmd_replay, "replay a recording in the dashboard; export its reps")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV or BIDS-Motion file")
+    add_map_option(p)
     p.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.5–8 (default 1)")
     p.add_argument("--start-s", type=float, default=0.0, help="start at this session time, s")
     p.add_argument("--paused", action="store_true", help="open paused")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from gui.bids_export import add_map_option
 from gui.cli_programme import add_programme_option, programme_meta
 from gui.commands import AddCommand
 from gui.errors import UserError
@@ -77,24 +78,33 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export a recording's samples as long CSV."""
+    """Export a recording's samples as long CSV, or recordings as a BIDS-Motion dataset."""
     from collector.csvio import write_samples_csv
-    from collector.io import load
 
-    if not args.samples_csv:
-        raise UserError("say what to export, e.g. --samples-csv samples.csv")
-    rec = load(args.path)
-    out = write_samples_csv(rec, args.samples_csv)
-    n = sum(len(df) for df in rec.samples.values())
-    print(f"wrote {n} samples of {', '.join(rec.samples)} to {out}")
+    if not args.samples_csv and not args.bids:
+        raise UserError("say what to export, e.g. --samples-csv samples.csv or --bids DATASET")
+    if args.bids:
+        from gui.bids_export import export_bids
+
+        done = export_bids(
+            args.path, args.bids, args.subject, args.session, args.task, role_map=args.map
+        )
+        print(f"wrote {len(done)} session(s) to the BIDS-Motion dataset {args.bids}")
+    if args.samples_csv:
+        from gui.bids_export import load_input
+
+        rec = load_input(args.path, args.map)
+        out = write_samples_csv(rec, args.samples_csv)
+        n = sum(len(df) for df in rec.samples.values())
+        print(f"wrote {n} samples of {', '.join(rec.samples)} to {out}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe a recording (or long CSV): sensors, duration, rates, gaps, events."""
-    from collector.io import load
+    from gui.bids_export import load_input
 
-    print(load(args.path).summary())
+    print(load_input(args.path, args.map).summary())
     return 0
 
 
@@ -111,9 +121,17 @@ def register(add: AddCommand) -> None:
     _add_session_options(p)
     add_sim_options(p)
 
-    p = add("export", cmd_export, "export a recording's samples as long CSV")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p = add("export", cmd_export, "export a recording's samples as long CSV or BIDS-Motion")
+    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV or BIDS-Motion file; "
+                   "with --bids also a folder of recordings (a study)")  # fmt: skip
     p.add_argument("--samples-csv", type=Path, help="long CSV to write")
+    add_map_option(p)
+    g = p.add_argument_group("BIDS-Motion dataset (docs/interchange.md)")
+    g.add_argument("--bids", type=Path, metavar="DIR", help="write to (or add to) this dataset")
+    g.add_argument("--subject", help="subject label (default: the participant pseudonym)")
+    g.add_argument("--session", help="session label (default: the next number, 01, 02, …)")
+    g.add_argument("--task", default="floss", help="task label (default: floss)")
 
     p = add("info", cmd_info, "describe a recording: sensors, duration, rates, gaps, events")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV or BIDS-Motion file")
+    add_map_option(p)
