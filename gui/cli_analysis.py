@@ -11,9 +11,9 @@ from typing import Any
 
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import date_option
+from gui.options import add_map_option, date_option, parse_map
 
-INPUT_SUFFIXES = (".flossrec", ".csv")
+INPUT_SUFFIXES = (".flossrec", ".csv", ".xdf")
 
 
 def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
@@ -40,14 +40,15 @@ def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
     return files, folder or len(files) > 1
 
 
-def analyse_file(path: Path) -> tuple[Path, Any, str | None]:
-    """Load and analyse one input: (path, reps DataFrame or None, error line or None)."""
+def analyse_file(path: Path, roles: dict[str, str] | None = None) -> tuple[Path, Any, str | None]:
+    """Load and analyse one input (``roles``: ``--map``): (path, reps DataFrame or None, error
+    line or None)."""
     from analysis.session import RepAnalysis
     from collector.errors import CollectorError
     from collector.io import load
 
     try:
-        rec = load(path)
+        rec = load(path, roles=roles)
         if "shin" not in rec.samples:
             return path, None, f"{path}: no shin samples (the shin strap is required)"
         return path, RepAnalysis(angles=False).run(rec.samples).reps_, None
@@ -66,18 +67,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.output is None and not args.summary:
         raise UserError("say where to write the reps (-o reps.csv) or ask for --summary")
+    roles = parse_map(args.map)
     files, many = _inputs(args.inputs)
     jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(files)))
     results: list[tuple[Path, Any, str | None]] = []
     progress = _Progress(len(files), enabled=many)
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
-            for res in ex.map(analyse_file, files):
+            for res in ex.map(analyse_file, files, [roles] * len(files)):
                 results.append(res)
                 progress.step(res[0])
     else:
         for f in files:
-            results.append(analyse_file(f))
+            results.append(analyse_file(f, roles))
             progress.step(f)
     progress.done()
     errors = [e for _, _, e in results if e]
@@ -194,8 +196,9 @@ def register(add: AddCommand) -> None:
     p = add("analyze", cmd_analyze, "count and score reps; write the per-rep CSV")
     p.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT",
-        help="recording (.flossrec), long sample CSV, or a folder of them",
+        help="recording (.flossrec), long sample CSV, XDF, Movella DOT CSV, or a folder of them",
     )  # fmt: skip
+    add_map_option(p)
     p.add_argument("-o", "--output", type=Path, help="per-rep CSV to write (+ .dictionary.csv)")
     p.add_argument("--summary", action="store_true", help="print reps per set, quality, flags")
     p.add_argument("--jobs", type=int, default=None, help="processes for folders (default: CPUs)")

@@ -21,7 +21,16 @@ from gui.cli_programme import (
 )
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import add_sim_options, add_strap_options, sim_config, strap_targets
+from gui.options import (
+    add_lsl_option,
+    add_map_option,
+    add_sim_options,
+    add_strap_options,
+    check_lsl,
+    parse_map,
+    sim_config,
+    strap_targets,
+)
 
 DEFAULT_FOLDER = Path("recordings")
 
@@ -142,9 +151,21 @@ def _run_live(
             programme=programme,
             answers=answers,
             tick=bool(getattr(args, "tick", False)),
+            publish=_lsl_publisher if getattr(args, "lsl", False) else None,
         )
 
     return run_window(make_window, lambda w: w.start(), capture)
+
+
+def _lsl_publisher(source: Any, feed: Any, metadata: dict[str, Any]) -> Any:
+    """The live session's LSL outlet: the straps' samples and the feed's reps (as scored now);
+    its streams are noted in recordings made from here."""
+    from collector.lsl import LslOutlet
+
+    outlet = LslOutlet.for_source(source)
+    outlet.watch_reps(lambda: [r.to_dict() for r in feed.reps], lambda: feed.reps_version)
+    metadata["lsl"] = outlet.description()
+    return outlet
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -158,6 +179,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     if not (args.speed > 0):
         raise UserError("--speed must be positive")
     programme = programme_meta(args)  # a bad programme file stops here, in one line
+    check_lsl(args)
     if args.sim:
         _require_dashboard()
         from collector.simulator import SimulatedSource
@@ -191,7 +213,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if not MIN_SPEED <= args.speed <= MAX_SPEED:
         raise UserError(f"--speed must be {MIN_SPEED:g}–{MAX_SPEED:g}")
-    rec = load(args.path)  # a bad file fails here, in one line
+    rec = load(args.path, roles=parse_map(args.map))  # a bad file fails here, in one line
     if not rec.samples:
         raise UserError(f"{args.path}: the recording holds no samples")
     if not 0 <= args.start_s <= rec.duration_s:
@@ -263,6 +285,7 @@ def register(add: AddCommand) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
+    add_lsl_option(p)
     add_programme_option(p)
     p.add_argument("--tick", action="store_true",
                    help="with --programme: a tick as each pacer glide begins")  # fmt: skip
@@ -279,7 +302,8 @@ def register(add: AddCommand) -> None:
     add_sim_options(p)
 
     p = add("replay", cmd_replay, "replay a recording in the dashboard; export its reps")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV, XDF or DOT CSV")
+    add_map_option(p)
     p.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.5–8 (default 1)")
     p.add_argument("--start-s", type=float, default=0.0, help="start at this session time, s")
     p.add_argument("--paused", action="store_true", help="open paused")

@@ -9,7 +9,15 @@ from typing import Any
 from gui.cli_programme import add_programme_option, programme_meta
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import add_sim_options, add_strap_options, sim_config
+from gui.options import (
+    add_lsl_option,
+    add_map_option,
+    add_sim_options,
+    add_strap_options,
+    check_lsl,
+    parse_map,
+    sim_config,
+)
 
 
 def _session_meta(args: argparse.Namespace, session: Any) -> dict[str, Any]:
@@ -50,6 +58,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     """Acquire in real time from the straps into a recording, with a live status line."""
     if args.duration_s is not None and args.duration_s <= 0:
         raise UserError("--duration-s must be positive")
+    check_lsl(args)
     if not args.sim:  # BLE straps: addresses/names given, or the saved strap config
         from gui.cli_ble import record_ble
 
@@ -73,6 +82,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         duration_s=args.duration_s,
         overwrite=args.overwrite,
         on_end=keep_truth_of_what_was_recorded,
+        lsl=args.lsl,
     ).run()
 
 
@@ -94,7 +104,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     """Describe a recording (or long CSV): sensors, duration, rates, gaps, events."""
     from collector.io import load
 
-    print(load(args.path).summary())
+    print(load(args.path, roles=parse_map(args.map)).summary())
     return 0
 
 
@@ -108,6 +118,7 @@ def register(add: AddCommand) -> None:
     add_strap_options(p)
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
+    add_lsl_option(p)
     _add_session_options(p)
     add_sim_options(p)
 
@@ -116,4 +127,5 @@ def register(add: AddCommand) -> None:
     p.add_argument("--samples-csv", type=Path, help="long CSV to write")
 
     p = add("info", cmd_info, "describe a recording: sensors, duration, rates, gaps, events")
-    p.add_argument("path", type=Path, help="recording (.flossrec) or long CSV")
+    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV, XDF or DOT CSV")
+    add_map_option(p)
