@@ -55,6 +55,9 @@ def read_xdf(path: str | os.PathLike[str], roles: Mapping[str, str] | None = Non
     p = Path(path)
     streams = _load(p)
     chosen = _choose(p, streams, roles)
+    if "head" in chosen and not len(chosen["head"]["time_stamps"]):
+        log.warning("%s: the head stream holds no samples: shin only", p)
+        del chosen["head"]
     zero = _session_zero(chosen)
     samples = {role: _frame(p, s, zero) for role, s in chosen.items()}
     sensors: dict[str, dict[str, Any]] = {}
@@ -127,13 +130,12 @@ def _load(p: Path) -> list[dict[str, Any]]:
     finally:
         pyxdf_log.removeHandler(complaints)
         pyxdf_log.propagate = old_propagate
-    if complaints.messages:
-        log.warning(
-            "%s: damaged XDF file: %s; read what could be read",
-            p, _short(complaints.messages[0]),
-        )  # fmt: skip
+    damage = _short(complaints.messages[0]) if complaints.messages else ""
     if not streams:
-        raise CollectorError(f"{p}: no streams in this XDF file (damaged or empty)")
+        why = f"damaged: {damage}" if damage else "empty"
+        raise CollectorError(f"{p}: no streams in this XDF file ({why})")
+    if damage:
+        log.warning("%s: damaged XDF file: %s; read what could be read", p, damage)
     return streams
 
 
