@@ -83,7 +83,7 @@ READERS: tuple[Reader, ...] = (
 )
 
 #: What ``load`` reads, by file name ending (lower case).
-READABLE_SUFFIXES = tuple(s for r in READERS for s in r.suffixes)
+READABLE_SUFFIXES = tuple(dict.fromkeys(s for r in READERS for s in r.suffixes))
 
 #: Formats we do not read, by their first bytes: named in the error so the user knows what
 #: the file is.
