@@ -3,7 +3,9 @@ sessions analyse like our own recordings of them; foreign streams by --map; bad 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import subprocess
 
 import numpy as np
@@ -281,3 +283,20 @@ def test_info_and_suffix_sniffing(tmp_path, lossy, capsys):
     assert "format: xdf" in out and "shin    xdf" in out and "head    xdf" in out
     with pytest.raises(CollectorError, match="--map is for XDF"):
         load(rec.path, roles={"shin": "x"})
+
+
+def test_replay_reads_foreign_streams_by_map(tmp_path, lossy, flossmeter_cmd):
+    rec, _, _ = lossy
+    streams = _our_streams(rec)
+    for s, name in zip(streams, ("ShankIMU", "HeadIMU"), strict=True):
+        s.name, s.desc_xml = name, ""  # another system's names, no outlet zero
+    path = write_xdf(tmp_path / "f.xdf", streams)
+    state = tmp_path / "state.json"
+    cmd = [*flossmeter_cmd, "replay", str(path), "--map", "shin=ShankIMU,head=HeadIMU",
+           "--speed", "8", "--quit-after-s", "6", "--state-json", str(state)]  # fmt: skip
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(state.read_text())["final"]["all_reps"] == len(rec.ground_truth.reps)
+    out = subprocess.run(cmd[:3], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and "--map shin=NAME" in out.stderr
