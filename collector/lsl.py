@@ -80,12 +80,19 @@ def import_pylsl() -> ModuleType:
     return pylsl
 
 
+_configured = False
+
+
 def _quiet_unless_configured(pylsl: ModuleType) -> None:
     # A lab's own lsl_api.cfg (SessionID, KnownPeers, log level) always wins: it is never
     # replaced, only its absence is filled. liblsl reads its configuration once, on first use.
     import os
     from pathlib import Path
 
+    global _configured
+    if _configured:
+        return
+    _configured = True
     if os.environ.get("LSLAPICFG") or any(Path(p).expanduser().exists() for p in CONFIG_PATHS):
         return
     set_content = getattr(getattr(pylsl, "lib", None), "lib", None)

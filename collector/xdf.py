@@ -58,7 +58,7 @@ def read_xdf(path: str | os.PathLike[str], roles: Mapping[str, str] | None = Non
     if "head" in chosen and not len(chosen["head"]["time_stamps"]):
         log.warning("%s: the head stream holds no samples: shin only", p)
         del chosen["head"]
-    zero = _session_zero(chosen)
+    zero, zero_from = _session_zero(chosen)
     samples = {role: _frame(p, s, zero) for role, s in chosen.items()}
     sensors: dict[str, dict[str, Any]] = {}
     for role, s in chosen.items():
@@ -85,7 +85,7 @@ def read_xdf(path: str | os.PathLike[str], roles: Mapping[str, str] | None = Non
              "channels": int(_info(s, "channel_count") or 0), "samples": len(s["time_stamps"])}
             for s in streams
         ],
-        "session_zero": "flossmeter session zero" if _origin(chosen) else "earliest first sample",
+        "session_zero": zero_from,
     }  # fmt: skip
     sessions = {_desc(s, "flossmeter", "session_id") for s in chosen.values()} - {None}
     if len(sessions) == 1:
@@ -123,9 +123,7 @@ def _load(p: Path) -> list[dict[str, Any]]:
         streams, _header = pyxdf.load_xdf(
             str(p), synchronize_clocks=True, dejitter_timestamps=True, verbose=None
         )
-    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError) as e:
-        raise CollectorError(f"{p}: unreadable XDF file ({_short(e)})") from None
-    except Exception as e:  # pyxdf raises bare Exception / ParseError for damaged headers
+    except Exception as e:  # pyxdf raises OSError, ParseError, KeyError … even bare Exception
         raise CollectorError(f"{p}: unreadable XDF file ({_short(e)})") from None
     finally:
         pyxdf_log.removeHandler(complaints)
@@ -278,8 +276,8 @@ def _origin(chosen: dict[str, dict[str, Any]]) -> float | None:
     return zero if math.isfinite(zero) else None
 
 
-def _session_zero(chosen: dict[str, dict[str, Any]]) -> float:
-    """Session time 0 on the file's (synchronised) clock, s."""
+def _session_zero(chosen: dict[str, dict[str, Any]]) -> tuple[float, str]:
+    """Session time 0 on the file's (synchronised) clock, s, and where it came from."""
     zero = _origin(chosen)
     firsts = [float(s["time_stamps"][0]) for s in chosen.values() if len(s["time_stamps"])]
     if zero is not None:
@@ -290,8 +288,8 @@ def _session_zero(chosen: dict[str, dict[str, Any]]) -> float:
         moved = zero + (float(np.median(offsets)) if len(offsets) else 0.0)
         # a zero that does not precede the samples is not this file's (e.g. a clock reset)
         if not firsts or min(firsts) >= moved - 1.0:
-            return moved
-    return min(firsts, default=0.0)
+            return moved, "the outlet's session zero"
+    return min(firsts, default=0.0), "the earliest first sample"
 
 
 def _rate_hz(s: dict[str, Any]) -> float:
@@ -337,9 +335,9 @@ def _frame(p: Path, s: dict[str, Any], zero: float) -> pd.DataFrame:
 def rep_markers(rec: Recording) -> list[dict[str, Any]]:
     """The rep markers of our outlet in an imported XDF recording, decoded (latest revision
     of each rep), in rep order."""
-    latest: dict[int, dict[str, Any]] = {}
     from collector.lsl import MARKER_NAME
 
+    latest: dict[int, dict[str, Any]] = {}
     for d in rec.events["detail"]:
         if not isinstance(d, dict) or d.get("stream") != MARKER_NAME:
             continue
