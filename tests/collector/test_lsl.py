@@ -305,3 +305,29 @@ def test_live_lsl_publishes_what_the_dashboard_records(flossmeter_cmd, tmp_path)
     # the dashboard's recording begins with the first block it sees, a few samples after the
     # session (and the analyzer, and the outlet) began: its offline analysis differs by a hair
     _check_against_recording(caps, rec, tmp_path / "reps.csv", start_tol_s=0.02)
+
+
+@pytest.mark.slow
+def test_the_stream_lsl_example_prints_the_reps(flossmeter_cmd, tmp_path):
+    """docs/examples/stream_lsl.py beside a running `record --lsl`: each rep, the shin's rate."""
+    from tests.conftest import ROOT
+
+    example = [sys.executable, str(ROOT / "docs" / "examples" / "stream_lsl.py")]
+    listener = subprocess.Popen(example, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = tmp_path / "r.flossrec"
+    record = [*flossmeter_cmd, "record", "--sim", "--lsl", "--speed", "5", "--seed", "4",
+              "--sets", "1", "--reps", "3", "--rate-hz", "50", "-o", str(out)]  # fmt: skip
+    subprocess.run(record, capture_output=True, timeout=120, check=True)
+    text, err = listener.communicate(timeout=60)
+    assert listener.returncode == 0, err
+    lines = text.splitlines()
+    assert lines[0].startswith("receiving flossmeter-") and lines[0].endswith("at 50 Hz")
+    assert main(["analyze", str(out), "-o", str(tmp_path / "reps.csv")]) == 0
+    expected = [
+        f"rep {r.rep} (set {r.set}): {r.technique}, quality {r.quality:.0f}, "
+        f"{r.start_s:.2f}–{r.end_s:.2f} s"
+        for r in pd.read_csv(tmp_path / "reps.csv").itertuples()
+    ]
+    assert [line for line in lines if line.startswith("rep ")] == expected
+    n, rate = lines[-1].split(" samples at ")
+    assert int(n.removeprefix("shin: ")) > 1000 and rate.startswith("50.0 Hz")
