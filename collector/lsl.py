@@ -167,7 +167,7 @@ class LslOutlet:
         self.markers_sent = 0
         self._published: dict[int, tuple[Any, ...]] = {}
         self._revisions: dict[int, int] = {}
-        self._reps: Callable[[], Sequence[Mapping[str, Any]]] | None = None
+        self._reps: Callable[[], Sequence[Any]] | None = None
         self._version: Callable[[], Hashable] | None = None
         self._seen_version: Hashable = None
         self._unknown_roles: set[str] = set()
@@ -193,11 +193,20 @@ class LslOutlet:
         )  # fmt: skip
 
     @classmethod
-    def for_source(cls, source: Any, **kwargs: Any) -> LslOutlet:
+    def for_source(
+        cls,
+        source: Any,
+        reps: Callable[[], Sequence[Any]] | None = None,
+        version: Callable[[], Hashable] | None = None,
+    ) -> LslOutlet:
         """An outlet for an entered source: its straps, and its session clock if it keeps one
-        (a BLE source's ``now()``; otherwise the session has just begun)."""
+        (a BLE source's ``now()``; otherwise the session has just begun); with ``reps`` and
+        ``version``, the reps are published as :meth:`watch_reps` says."""
         now = getattr(source, "now", None)
-        return cls(source.sensors, session_now_s=float(now()) if callable(now) else 0.0, **kwargs)
+        outlet = cls(source.sensors, session_now_s=float(now()) if callable(now) else 0.0)
+        if reps is not None and version is not None:
+            outlet.watch_reps(reps, version)
+        return outlet
 
     def description(self) -> dict[str, Any]:
         """What a recording stores about these streams (to find them in an XDF file later)."""
@@ -209,9 +218,9 @@ class LslOutlet:
         }
 
     def watch_reps(
-        self, reps: Callable[[], Sequence[Mapping[str, Any]]], version: Callable[[], Hashable]
+        self, reps: Callable[[], Sequence[Any]], version: Callable[[], Hashable]
     ) -> None:
-        """Publish ``reps()`` (rep dicts, ``Rep.to_dict()``) whenever ``version()`` changes."""
+        """Publish ``reps()`` (reps, or their ``to_dict()``) whenever ``version()`` changes."""
         self._reps, self._version = reps, version
 
     # -- the sink ------------------------------------------------------------------------------
@@ -241,14 +250,16 @@ class LslOutlet:
             self._seen_version = v
             self.publish_reps(self._reps() if self._reps is not None else ())
 
-    def publish_reps(self, reps: Sequence[Mapping[str, Any]]) -> int:
+    def publish_reps(self, reps: Sequence[Any]) -> int:
         """Send a marker for each rep not sent yet or whose fields changed; return how many.
+        A rep is a mapping of its fields or an object with ``to_dict()`` (``analysis``' Rep).
 
         A marker's timestamp is the rep's start on the LSL clock; its text is JSON with
         :data:`REP_FIELDS` and ``revision`` (0, then 1, 2 … when the rep was scored again).
         """
         sent = 0
-        for r in reps:
+        for rep in reps:
+            r: Mapping[str, Any] = rep.to_dict() if hasattr(rep, "to_dict") else rep
             fields = {k: _plain(r.get(k)) for k in REP_FIELDS}
             flags = fields["flags"]  # ";"-joined in a CSV row, a tuple on a Rep
             if isinstance(flags, str):

@@ -92,10 +92,8 @@ def _lsl_outlet(source: Source, counter: Any, rec: Recorder) -> Any:
     """The LSL outlet of a recorded session: its streams are noted in the recording."""
     from collector.lsl import LslOutlet
 
-    outlet = LslOutlet.for_source(source)
-    outlet.watch_reps(
-        lambda: [r.to_dict() for r in counter.reps],
-        lambda: (len(counter.reps), counter.analyzer.revisions),
+    outlet = LslOutlet.for_source(
+        source, lambda: counter.reps, lambda: (len(counter.reps), counter.analyzer.revisions)
     )
     rec.set_meta("lsl", outlet.description())
     return outlet

@@ -162,8 +162,7 @@ def _lsl_publisher(source: Any, feed: Any, metadata: dict[str, Any]) -> Any:
     its streams are noted in recordings made from here."""
     from collector.lsl import LslOutlet
 
-    outlet = LslOutlet.for_source(source)
-    outlet.watch_reps(lambda: [r.to_dict() for r in feed.reps], lambda: feed.reps_version)
+    outlet = LslOutlet.for_source(source, lambda: feed.reps, lambda: feed.reps_version)
     metadata["lsl"] = outlet.description()
     return outlet
 

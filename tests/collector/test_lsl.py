@@ -96,10 +96,7 @@ def streamed():
         for key in ("shin", "head", "reps")
     }
     counter = RepCounter(session.sensors)
-    outlet.watch_reps(
-        lambda: [r.to_dict() for r in counter.reps],
-        lambda: (len(counter.reps), counter.analyzer.revisions),
-    )
+    outlet.watch_reps(lambda: counter.reps, lambda: (len(counter.reps), counter.analyzer.revisions))
     dispatch = Dispatcher([counter, outlet]).dispatch
     for item in items:
         dispatch(item)
