@@ -12,7 +12,7 @@ and onsets are session time. A sample the strap counted but never delivered is a
 The reader takes one ``*_motion.tsv`` and gathers its session: every tracking system beside it
 with the same subject/session/task/acq/run entities, sidecars by BIDS inheritance, the scans
 file, the events. Roles come from each channel's ``tracked_point`` (else ``placement``, else
-the tracking system's label) or from an explicit map (``--map LeftShank=shin``).
+the tracking system's label) or from an explicit map (``--map shin=LeftShank``).
 """
 
 from __future__ import annotations
@@ -698,23 +698,6 @@ def role_of(name: str) -> Role | None:
     return hits[0] if len(hits) == 1 else None  # type: ignore[return-value]
 
 
-def parse_role_map(text: str) -> dict[str, Role]:
-    """``"LeftShank=shin,Head=head"`` → ``{"leftshank": "shin", "head": "head"}`` (names of
-    tracked points or tracking systems, matched without case); bad text raises
-    :class:`CollectorError`."""
-    out: dict[str, Role] = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        name, sep, role = (x.strip() for x in item.partition("="))
-        if not sep or not name or role not in ROLES:
-            raise CollectorError(
-                f"--map: {item!r} is not NAME=shin or NAME=head (e.g. --map LeftShank=shin)"
-            )
-        out[name.lower()] = role  # type: ignore[assignment]
-    if not out:
-        raise CollectorError("--map: give NAME=shin[,NAME=head] (e.g. --map LeftShank=shin)")
-    return out
-
-
 def session_siblings(path: Path) -> list[Path]:
     """Every ``*_motion.tsv`` beside ``path`` of the same session (same entities but
     ``tracksys``), ``path`` first."""
@@ -959,13 +942,13 @@ def _assign_roles(
             points = ", ".join(s.point for s in srcs)
             raise CollectorError(
                 f"{path}: several tracked points could be the {role} strap ({points}); choose "
-                f"with --map, e.g. --map {srcs[0].point}={role}"
+                f"with --map, e.g. --map {role}={srcs[0].point}"
             )
     if "shin" not in by_role:
         how = "the --map given names none" if role_map is not None else "none is named like one"
         raise CollectorError(
             f"{path}: no shin strap among the tracked points ({names}): {how}; say which is the "
-            "shin with --map NAME=shin[,NAME=head]"
+            "shin with --map shin=NAME[,head=NAME]"
         )
     return {r: by_role[r][0] for r in ROLES if r in by_role}
 
@@ -989,13 +972,14 @@ def _times(system: _System, data: np.ndarray) -> np.ndarray:
     return np.arange(len(data)) / float(rate)
 
 
-def read_motion(
-    path: str | os.PathLike[str], role_map: Mapping[str, Role] | None = None
-) -> Recording:
+def read_motion(path: str | os.PathLike[str], roles: Mapping[str, str] | None = None) -> Recording:
     """Read the session of a BIDS-Motion file ``…_motion.tsv`` (with its other tracking systems,
-    channels, sidecars, scans and events) into a :class:`Recording`; ``role_map`` names which
-    tracked point (or tracking system) is which strap. A bad or incomplete dataset raises
-    :class:`CollectorError` with a one-line message."""
+    channels, sidecars, scans and events) into a :class:`Recording`; ``roles`` names which
+    tracked point (or tracking system) is which strap (role → name, matched without case). A
+    bad or incomplete dataset raises :class:`CollectorError` with a one-line message."""
+    role_map: dict[str, Role] | None = None
+    if roles:
+        role_map = {name.lower(): role for role, name in roles.items()}  # type: ignore[misc]
 
     p = Path(path)
     if not p.is_file():

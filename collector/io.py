@@ -4,21 +4,25 @@ Like ``mne.io.read_raw``, every reader returns the same :class:`~collector.recor
 (samples per strap, metadata, events). The format is chosen from the file's name, then checked
 against its first bytes: a file whose bytes say another format we read is read as that (a
 recording renamed ``.bak`` still loads), a file of a kind we do not read (an image, an
-archive) is named as such. New formats (BIDS-Motion, XDF) add a row to :data:`READERS`.
+archive) is named as such. New formats add a row to :data:`READERS`. Formats that hold
+streams, sensors or tracked points of their own naming (BIDS-Motion, XDF, Movella DOT CSV)
+take ``roles``: which of them is which strap (``--map shin=NAME,head=NAME``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from collector.bids import read_motion, sniff_motion_tsv
 from collector.csvio import read_samples_csv
 from collector.errors import CollectorError
+from collector.movella_csv import is_dot_csv, read_dot_csv
 from collector.recording import SUFFIX, Recording, load_recording
+from collector.xdf import XDF_MAGIC, read_xdf
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +34,15 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 @dataclass(frozen=True)
 class Reader:
     """One format ``load`` reads: its name, file name endings, a test of its first bytes and
-    the function that reads it (raising :class:`CollectorError` with a one-line message)."""
+    the function that reads it (raising :class:`CollectorError` with a one-line message).
+    A ``mapped`` format's reader also takes ``roles`` (role → its stream or sensor name)."""
 
     name: str
     suffixes: tuple[str, ...]
     sniff: Callable[[bytes], bool]
-    read: Callable[[Path], Recording]
+    read: Callable[..., Recording]
     text: bool = False  # a text format: binary content is refused before reading
+    mapped: bool = False
 
 
 def _is_sqlite(head: bytes) -> bool:
@@ -64,15 +70,22 @@ def _is_sample_csv(head: bytes) -> bool:
     return {"time_s", "sensor"} <= names
 
 
+def _is_dot_csv(head: bytes) -> bool:
+    """Text that starts like a Movella DOT app export."""
+    return _is_text(head) and is_dot_csv(head)
+
+
 #: Every format ``load`` reads; the first whose bytes match wins when the name says nothing.
 READERS: tuple[Reader, ...] = (
     Reader("flossmeter recording", (SUFFIX,), _is_sqlite, load_recording),
     Reader("long sample CSV", (".csv",), _is_sample_csv, read_samples_csv, text=True),
-    Reader("BIDS-Motion file", (".tsv",), sniff_motion_tsv, read_motion, text=True),
+    Reader("BIDS-Motion file", (".tsv",), sniff_motion_tsv, read_motion, text=True, mapped=True),
+    Reader("XDF file", (".xdf",), lambda head: head.startswith(XDF_MAGIC), read_xdf, mapped=True),
+    Reader("Movella DOT CSV export", (".csv",), _is_dot_csv, read_dot_csv, text=True, mapped=True),
 )
 
 #: What ``load`` reads, by file name ending (lower case).
-READABLE_SUFFIXES = tuple(s for r in READERS for s in r.suffixes)
+READABLE_SUFFIXES = tuple(dict.fromkeys(s for r in READERS for s in r.suffixes))
 
 #: Formats we do not read, by their first bytes: named in the error so the user knows what
 #: the file is.
@@ -87,7 +100,6 @@ FOREIGN: tuple[tuple[bytes, str], ...] = (
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
     (b"PAR1", "a Parquet file"),
     (b"ARROW1", "an Arrow file"),
-    (b"XDF:", "an XDF file (not read yet)"),
 )
 
 
@@ -138,9 +150,18 @@ def _choose(p: Path, head: bytes) -> Reader:
     raise CollectorError(f"{p}: unknown kind of file ({kind}); {_what_we_read()}")
 
 
-def load(path: str | os.PathLike[str]) -> Recording:
-    """Read a session file of any format we read (see :data:`READERS`); a bad, foreign or
-    missing file raises :class:`CollectorError` with a one-line message."""
+def load(path: str | os.PathLike[str], *, roles: Mapping[str, str] | None = None) -> Recording:
+    """Read a session file of any format we read (see :data:`READERS`); ``roles`` says which
+    tracked point (BIDS-Motion), stream (XDF) or sensor (DOT CSV) is which strap (role →
+    name). A bad, foreign or missing file
+    raises :class:`CollectorError` with a one-line message."""
     p = Path(path)
     reader = _choose(p, _head(p))
+    if reader.mapped:
+        return reader.read(p, roles=roles)
+    if roles:
+        raise CollectorError(
+            f"{p}: a {reader.name} names its straps shin and head itself; --map is for "
+            "BIDS-Motion, XDF and Movella DOT CSV files"
+        )
     return reader.read(p)

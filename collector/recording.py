@@ -360,7 +360,11 @@ class Recording:
                 f"{'yes' if self.closed_cleanly else 'no (recovered after a crash)'}"
             )
         else:
-            origin = f"  format: {m.get('format', 'unknown')} (imported; no events or metadata)"
+            # imported (long CSV, BIDS-Motion, XDF, DOT CSV): what the file itself carries
+            said = [f"{k}: {m[k]}" for k in ("participant", "session", "task") if m.get(k)]
+            origin = f"  format: {m.get('format', 'unknown')} (imported)" + (
+                "   " + "   ".join(said) if said else ""
+            )
         lines = [f"{self.path or '<memory>'}", origin, f"  duration: {self.duration_s:.1f} s"]
         if m.get("notes"):
             lines.append(f"  notes: {m['notes']}")

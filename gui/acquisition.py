@@ -27,7 +27,8 @@ OnEnd = Callable[["Recorder", Any], None]
 class Acquisition:
     """A headless recording: the source ``make_source()`` returns (entered in the event loop
     that runs it) into ``output`` with ``meta``, for ``duration_s`` (None: until the source ends
-    or the process is stopped); ``on_end`` adds what is known only at the end."""
+    or the process is stopped); ``on_end`` adds what is known only at the end. With ``lsl``
+    the samples and reps are also published on Lab Streaming Layer (``collector.lsl``)."""
 
     make_source: Callable[[], Source]
     output: Path
@@ -35,6 +36,7 @@ class Acquisition:
     duration_s: float | None = None
     overwrite: bool = False
     on_end: OnEnd | None = None
+    lsl: bool = False
 
     def run(self) -> int:
         """Acquire in a new event loop (Ctrl-C ends it cleanly); print the recording's summary;
@@ -55,6 +57,7 @@ class Acquisition:
     async def acquire(self) -> None:
         """Enter the source, record it, count reps and show the status line until it ends,
         ``duration_s`` pass or the process is told to stop (SIGINT, SIGTERM)."""
+        import contextlib
         import time
 
         import analysis.online  # noqa: F401  (~1 s of imports: before the straps stream, not after)
@@ -68,15 +71,32 @@ class Acquisition:
         async with self.make_source() as source:
             now = getattr(source, "now", None)  # session time of a source that keeps one (BLE)
             start_unix = time.time() - (now() if callable(now) else 0.0)
-            with Recorder(self.output, source.sensors, self.meta, start_unix=start_unix,
-                          overwrite=self.overwrite) as rec:  # fmt: skip
-                hub = Hub(source, [rec, RepCounter(source.sensors, status), status])
+            with contextlib.ExitStack() as stack:
+                rec = stack.enter_context(
+                    Recorder(self.output, source.sensors, self.meta, start_unix=start_unix,
+                             overwrite=self.overwrite)
+                )  # fmt: skip
+                counter = RepCounter(source.sensors, status)
+                hub = Hub(source, [rec, counter, status])
+                if self.lsl:  # after the counter, so it sees each block's reps; closed first
+                    hub.add_sink(stack.enter_context(_lsl_outlet(source, counter, rec)))
                 status.hub = hub
                 try:
                     await run_hub(hub, self.duration_s, status)
                 finally:
                     if self.on_end is not None:
                         self.on_end(rec, source)
+
+
+def _lsl_outlet(source: Source, counter: Any, rec: Recorder) -> Any:
+    """The LSL outlet of a recorded session: its streams are noted in the recording."""
+    from collector.lsl import LslOutlet
+
+    outlet = LslOutlet.for_source(
+        source, lambda: counter.reps, lambda: (len(counter.reps), counter.analyzer.revisions)
+    )
+    rec.set_meta("lsl", outlet.description())
+    return outlet
 
 
 def stop_on_signals() -> None:

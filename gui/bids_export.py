@@ -8,13 +8,12 @@ may not know: the reps (``analysis.session.RepAnalysis``) and their data diction
 
 from __future__ import annotations
 
-import argparse
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gui.errors import UserError
+from gui.options import load_input
 
 if TYPE_CHECKING:
     from collector.bids import RepEvents, SessionExport
@@ -88,8 +87,8 @@ def export_bids(
 ) -> list[SessionExport]:
     """Export a recording, or a folder of them (a whole study, into a new dataset), to the
     BIDS-Motion dataset ``root``; each session's reps become its events. Every input is read
-    and its subject label checked before anything is written. ``role_map``: ``--map`` for a
-    BIDS-Motion input."""
+    and its subject label checked before anything is written. ``role_map``: ``--map`` for an
+    imported input."""
     from collector.bids import bids_label, write_session
     from collector.errors import CollectorError
 
@@ -129,25 +128,3 @@ def export_bids(
         report(f"{f.name} -> {exported}")
         done.append(exported)
     return done
-
-
-def add_map_option(p: argparse.ArgumentParser) -> None:
-    """``--map NAME=shin[,NAME=head]``: which tracked point of BIDS-Motion input is which strap."""
-    p.add_argument(
-        "--map", metavar="NAME=ROLE,…",
-        help="BIDS-Motion input: which tracked point (or tracking system) is the shin/head "
-        "strap, e.g. LeftShank=shin,Head=head (default: from their names)",
-    )  # fmt: skip
-
-
-def load_input(path: str | os.PathLike[str], role_map: str | None = None) -> Recording:
-    """Load a session file (:func:`collector.io.load`); with ``role_map`` (``--map`` text) a
-    BIDS-Motion file's straps are assigned by it."""
-    from collector.bids import parse_name, parse_role_map, read_motion
-    from collector.io import load
-
-    if role_map is None:
-        return load(path)
-    if parse_name(Path(path).name)[1:] != ("motion", ".tsv"):
-        raise UserError(f"{path}: --map applies to BIDS-Motion files (…_motion.tsv) only")
-    return read_motion(path, parse_role_map(role_map))

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gui.bids_export import add_map_option
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import date_option
+from gui.options import add_map_option, date_option, parse_map
 
-INPUT_SUFFIXES = (".flossrec", ".csv")
+INPUT_SUFFIXES = (".flossrec", ".csv", ".xdf")
 
 
 def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
@@ -50,15 +48,15 @@ def _inputs(paths: list[Path]) -> tuple[list[Path], bool]:
     return files, folder or len(files) > 1
 
 
-def analyse_file(path: Path, role_map: str | None = None) -> tuple[Path, Any, str | None]:
-    """Load and analyse one input (``role_map``: ``--map`` for BIDS-Motion input): (path,
-    reps DataFrame or None, error line or None)."""
+def analyse_file(path: Path, roles: dict[str, str] | None = None) -> tuple[Path, Any, str | None]:
+    """Load and analyse one input (``roles``: ``--map``): (path, reps DataFrame or None, error
+    line or None)."""
     from analysis.session import RepAnalysis
     from collector.errors import CollectorError
-    from gui.bids_export import load_input
+    from collector.io import load
 
     try:
-        rec = load_input(path, role_map)
+        rec = load(path, roles=roles)
         if "shin" not in rec.samples:
             return path, None, f"{path}: no shin samples (the shin strap is required)"
         return path, RepAnalysis(angles=False).run(rec.samples).reps_, None
@@ -77,19 +75,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.output is None and not args.summary:
         raise UserError("say where to write the reps (-o reps.csv) or ask for --summary")
+    roles = parse_map(args.map)
     files, many = _inputs(args.inputs)
     jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(files)))
     results: list[tuple[Path, Any, str | None]] = []
     progress = _Progress(len(files), enabled=many)
-    analyse = functools.partial(analyse_file, role_map=args.map)
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
-            for res in ex.map(analyse, files):
+            for res in ex.map(analyse_file, files, [roles] * len(files)):
                 results.append(res)
                 progress.step(res[0])
     else:
         for f in files:
-            results.append(analyse(f))
+            results.append(analyse_file(f, roles))
             progress.step(f)
     progress.done()
     errors = [e for _, _, e in results if e]
@@ -206,8 +204,8 @@ def register(add: AddCommand) -> None:
     p = add("analyze", cmd_analyze, "count and score reps; write the per-rep CSV")
     p.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT",
-        help="recording (.flossrec), long sample CSV, BIDS-Motion file (…_motion.tsv), or a "
-        "folder of them (a BIDS dataset: one input per session)",
+        help="recording (.flossrec), long sample CSV, BIDS-Motion file (…_motion.tsv), XDF, "
+        "Movella DOT CSV, or a folder of them (a BIDS dataset: one input per session)",
     )  # fmt: skip
     add_map_option(p)
     p.add_argument("-o", "--output", type=Path, help="per-rep CSV to write (+ .dictionary.csv)")

@@ -102,6 +102,7 @@ def record_ble(args: argparse.Namespace) -> int:
         duration_s=args.duration_s,
         overwrite=args.overwrite,
         on_end=keep_link_stats,
+        lsl=getattr(args, "lsl", False),
     ).run()
 
 

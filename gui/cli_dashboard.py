@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gui.bids_export import add_map_option
 from gui.cli_programme import (
     add_programme_option,
     programme_meta,
@@ -22,7 +21,15 @@ from gui.cli_programme import (
 )
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import add_sim_options, add_strap_options, sim_config, strap_targets
+from gui.options import (
+    add_lsl_option,
+    add_map_option,
+    add_sim_options,
+    add_strap_options,
+    check_lsl,
+    sim_config,
+    strap_targets,
+)
 
 DEFAULT_FOLDER = Path("recordings")
 
@@ -143,9 +150,20 @@ def _run_live(
             programme=programme,
             answers=answers,
             tick=bool(getattr(args, "tick", False)),
+            publish=_lsl_publisher if getattr(args, "lsl", False) else None,
         )
 
     return run_window(make_window, lambda w: w.start(), capture)
+
+
+def _lsl_publisher(source: Any, feed: Any, metadata: dict[str, Any]) -> Any:
+    """The live session's LSL outlet: the straps' samples and the feed's reps (as scored now);
+    its streams are noted in recordings made from here."""
+    from collector.lsl import LslOutlet
+
+    outlet = LslOutlet.for_source(source, lambda: feed.reps, lambda: feed.reps_version)
+    metadata["lsl"] = outlet.description()
+    return outlet
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -159,6 +177,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     if not (args.speed > 0):
         raise UserError("--speed must be positive")
     programme = programme_meta(args)  # a bad programme file stops here, in one line
+    check_lsl(args)
     if args.sim:
         _require_dashboard()
         from collector.simulator import SimulatedSource
@@ -188,7 +207,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording in the dashboard."""
     from collector.replay import MAX_SPEED, MIN_SPEED
-    from gui.bids_export import load_input
+    from gui.options import load_input
 
     if not MIN_SPEED <= args.speed <= MAX_SPEED:
         raise UserError(f"--speed must be {MIN_SPEED:g}–{MAX_SPEED:g}")
@@ -264,6 +283,7 @@ def register(add: AddCommand) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
+    add_lsl_option(p)
     add_programme_option(p)
     p.add_argument("--tick", action="store_true",
                    help="with --programme: a tick as each pacer glide begins")  # fmt: skip
@@ -280,7 +300,9 @@ def register(add: AddCommand) -> None:
     add_sim_options(p)
 
     p = add("replay", cmd_replay, "replay a recording in the dashboard; export its reps")
-    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV or BIDS-Motion file")
+    p.add_argument(
+        "path", type=Path, help="recording (.flossrec), long CSV, BIDS-Motion file, XDF or DOT CSV"
+    )
     add_map_option(p)
     p.add_argument("--speed", type=float, default=1.0, help="playback speed, 0.5–8 (default 1)")
     p.add_argument("--start-s", type=float, default=0.0, help="start at this session time, s")

@@ -6,11 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gui.bids_export import add_map_option
 from gui.cli_programme import add_programme_option, programme_meta
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import add_sim_options, add_strap_options, sim_config
+from gui.options import (
+    add_lsl_option,
+    add_map_option,
+    add_sim_options,
+    add_strap_options,
+    check_lsl,
+    sim_config,
+)
 
 
 def _session_meta(args: argparse.Namespace, session: Any) -> dict[str, Any]:
@@ -51,6 +57,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     """Acquire in real time from the straps into a recording, with a live status line."""
     if args.duration_s is not None and args.duration_s <= 0:
         raise UserError("--duration-s must be positive")
+    check_lsl(args)
     if not args.sim:  # BLE straps: addresses/names given, or the saved strap config
         from gui.cli_ble import record_ble
 
@@ -74,6 +81,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         duration_s=args.duration_s,
         overwrite=args.overwrite,
         on_end=keep_truth_of_what_was_recorded,
+        lsl=args.lsl,
     ).run()
 
 
@@ -91,7 +99,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         print(f"wrote {len(done)} session(s) to the BIDS-Motion dataset {args.bids}")
     if args.samples_csv:
-        from gui.bids_export import load_input
+        from gui.options import load_input
 
         rec = load_input(args.path, args.map)
         out = write_samples_csv(rec, args.samples_csv)
@@ -102,7 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe a recording (or long CSV): sensors, duration, rates, gaps, events."""
-    from gui.bids_export import load_input
+    from gui.options import load_input
 
     print(load_input(args.path, args.map).summary())
     return 0
@@ -118,6 +126,7 @@ def register(add: AddCommand) -> None:
     add_strap_options(p)
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
+    add_lsl_option(p)
     _add_session_options(p)
     add_sim_options(p)
 
@@ -133,5 +142,8 @@ def register(add: AddCommand) -> None:
     g.add_argument("--task", default="floss", help="task label (default: floss)")
 
     p = add("info", cmd_info, "describe a recording: sensors, duration, rates, gaps, events")
-    p.add_argument("path", type=Path, help="recording (.flossrec), long CSV or BIDS-Motion file")
+    p.add_argument(
+        "path", type=Path,
+        help="recording (.flossrec), long CSV, BIDS-Motion file, XDF or Movella DOT CSV",
+    )  # fmt: skip
     add_map_option(p)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui.errors import UserError
+
+if TYPE_CHECKING:
+    from collector.recording import Recording
 
 log = logging.getLogger("flossmeter")
 
@@ -107,6 +111,64 @@ def strap_targets(args: argparse.Namespace) -> tuple[dict[str, str], str]:
         )
     log.info("straps from %s: %s", config.path, describe_straps(config.straps))
     return dict(config.targets()), str(config.path)
+
+
+def add_lsl_option(p: argparse.ArgumentParser) -> None:
+    """``--lsl``: publish the straps and reps on Lab Streaming Layer (opens network sockets)."""
+    p.add_argument(
+        "--lsl", action="store_true",
+        help="also publish the straps' samples and the reps as Lab Streaming Layer streams "
+        "(LabRecorder records them; docs/lsl-xdf.md)",
+    )  # fmt: skip
+
+
+def check_lsl(args: argparse.Namespace) -> None:
+    """With ``--lsl``, pylsl must load (a one-line error otherwise), before any strap connects."""
+    if getattr(args, "lsl", False):
+        from collector.lsl import import_pylsl
+
+        import_pylsl()
+
+
+def add_map_option(p: argparse.ArgumentParser) -> None:
+    """``--map shin=NAME,head=NAME``: which stream, sensor or tracked point of an imported
+    session is which strap."""
+    p.add_argument(
+        "--map", metavar="ROLE=NAME,…", default=None,
+        help="which tracked point or tracking system (BIDS-Motion), stream (XDF) or sensor "
+        "file/tag (Movella DOT CSV) is which strap, e.g. shin=LeftShank,head=Head "
+        "(default: from their names)",
+    )  # fmt: skip
+
+
+def load_input(path: str | os.PathLike[str], map_text: str | None = None) -> Recording:
+    """A session file through the one loader (:func:`collector.io.load`), with ``--map``'s
+    roles for formats whose straps are named otherwise (BIDS-Motion, XDF, DOT CSV)."""
+    from collector.io import load
+
+    return load(path, roles=parse_map(map_text))
+
+
+def parse_map(text: str | None) -> dict[str, str] | None:
+    """``shin=NAME,head=NAME`` → ``{"shin": NAME, "head": NAME}`` (None if not given); a
+    :class:`UserError` in one line for anything else."""
+    from collector.model import ROLES
+
+    if text is None:
+        return None
+    roles: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        role, sep, name = (x.strip() for x in part.partition("="))
+        if not sep or not name:
+            raise UserError(f"--map: use ROLE=NAME, e.g. shin=ImuLeftShank, not {part!r}")
+        if role not in ROLES:
+            raise UserError(f"--map: the roles are {' and '.join(ROLES)}, not {role!r}")
+        if role in roles:
+            raise UserError(f"--map: {role} is given twice")
+        roles[role] = name
+    if not roles:
+        raise UserError("--map: say which is which, e.g. shin=ImuLeftShank,head=ImuHead")
+    return roles
 
 
 def date_option(text: str | None, option: str = "--since") -> Any:

@@ -38,6 +38,7 @@ def sample_truth() -> int:
 def test_every_example_is_tested_and_the_readme_links_the_gallery():
     scripts = {p.name for p in EXAMPLES.glob("*.py")}
     tested = {"analyse_recording.py", "plot_session.py", "batch_study.py", "export_bids.py"}
+    tested.add("stream_lsl.py")  # run beside `record --lsl` in tests/collector/test_lsl.py
     assert scripts == tested
     readme = (ROOT / "README.md").read_text()
     assert "docs/examples/" in readme

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 class LiveWindow(DashboardWindow):
     """Live dashboard over the source ``make_source()`` returns (entered when :meth:`start`
     runs). ``metadata`` goes into recordings made here; ``folder`` is where they go;
-    ``explain`` turns a source's own exceptions (e.g. bleak's) into a message, or None."""
+    ``explain`` turns a source's own exceptions (e.g. bleak's) into a message, or None;
+    ``publish(source, feed, metadata)``, if given, returns one more hub sink that is also a
+    context manager (the LSL outlet), closed after the feed has its last reps."""
 
     def __init__(
         self,
@@ -46,8 +49,11 @@ class LiveWindow(DashboardWindow):
         programme: Programme | None = None,
         answers: ScriptedAnswers | None = None,
         tick: bool = False,
+        publish: Callable[[Source, Any, dict[str, Any]], Any] | None = None,
     ) -> None:
         super().__init__(title)
+        self.publish = publish
+        self._published = contextlib.ExitStack()
         self.make_source = make_source
         self.make_analyzer = make_analyzer
         self.hub: Hub | None = None
@@ -304,6 +310,9 @@ class LiveWindow(DashboardWindow):
                 self.feed.analyzer = self.make_analyzer(tuple(sensors))
                 self.hub = Hub(source, [])
                 self.feed.attach(self.hub)
+                if self.publish is not None:
+                    sink = self.publish(source, self.feed, self.session.metadata)
+                    self.hub.add_sink(self._published.enter_context(sink))
                 now = getattr(source, "now", None)  # session time of a source that keeps one
                 self.session.session_start_unix = time.time() - (now() if callable(now) else 0.0)
                 self.status_label.setText("streaming")
@@ -335,6 +344,7 @@ class LiveWindow(DashboardWindow):
         finally:
             if self.session.recording:
                 self.stop_recording()
+            self._published.close()
 
     def _record_when_streaming(self) -> None:
         def check() -> None:

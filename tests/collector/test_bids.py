@@ -13,7 +13,6 @@ from collector.bids import (
     RepEvents,
     bids_label,
     parse_name,
-    parse_role_map,
     read_motion,
     role_of,
     sample_grid,
@@ -72,10 +71,6 @@ def test_labels_and_names():
     )
     assert role_of("LeftShank") == "shin" and role_of("RightLowerLeg") == "shin"
     assert role_of("Forehead") == "head" and role_of("t1") is None
-    assert parse_role_map("LeftShank=shin, T2=head") == {"leftshank": "shin", "t2": "head"}
-    for bad in ("LeftShank", "x=knee", ""):
-        with pytest.raises(CollectorError, match="--map"):
-            parse_role_map(bad)
 
 
 def test_sample_grid_leaves_a_row_per_lost_sample_and_none_for_a_restart():
@@ -337,17 +332,17 @@ def test_without_latency_the_times_come_from_the_sampling_frequency(tmp_path):
 def test_ambiguous_or_unnamed_straps_need_a_map(tmp_path):
     path, truth, _ = _foreign_dataset(tmp_path / "a", shin="LeftShank", head="RightShank")
     assert_one_line_error(load, path, r"several tracked points could be the shin.*--map")
-    rec = read_motion(path, {"rightshank": "shin"})
+    rec = load(path, roles={"shin": "RightShank"})
     assert list(rec.samples) == ["shin"]
     got = rec.samples["shin"]["acc_x"].to_numpy()
     np.testing.assert_allclose(got, truth["RightShank"][0][:, 0].astype(np.float32), rtol=1e-6)
 
     path, _, _ = _foreign_dataset(tmp_path / "b", shin="t1", head="t2")
     assert_one_line_error(load, path, r"no shin strap among the tracked points \(t1, t2\)")
-    rec = read_motion(path, {"t1": "shin", "t2": "head"})
+    rec = load(path, roles={"shin": "t1", "head": "t2"})
     assert rec.sensors["head"]["tracked_point"] == "t2"
     with pytest.raises(CollectorError, match="the --map given names none"):
-        read_motion(path, {"t9": "shin"})
+        load(path, roles={"shin": "t9"})
 
 
 def test_missing_optional_files_are_fine(tmp_path):

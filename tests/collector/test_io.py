@@ -144,4 +144,4 @@ def test_empty_truncated_missing_and_folders(recording_file, tmp_path):
 
 
 def test_the_readable_endings_are_listed():
-    assert {".flossrec", ".csv", ".tsv"} <= set(READABLE_SUFFIXES)
+    assert READABLE_SUFFIXES == (".flossrec", ".csv", ".tsv", ".xdf")

@@ -175,18 +175,18 @@ def test_info_and_map_on_a_motion_file(dataset, capsys):
     assert main(["info", str(shin)]) == 0
     out = capsys.readouterr().out
     assert "bids-motion" in out and "1 marker, 1 symptom" in out
-    assert main(["info", str(shin), "--map", "head=shin"]) == 0
+    assert main(["info", str(shin), "--map", "shin=head"]) == 0
     assert "head    (none)" in capsys.readouterr().out  # the head strap read as the shin
     assert main(["info", str(shin), "--map", "shin"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--map: 'shin' is not NAME=shin" in err
+    assert err.count("\n") == 1 and "--map: use ROLE=NAME" in err
 
 
 def test_map_on_a_file_that_is_no_bids_is_refused(study, capsys):
     folder, _ = study
     rec = next(folder.rglob("*.flossrec"))
-    assert main(["info", str(rec), "--map", "a=shin"]) == 2
-    assert "--map applies to BIDS-Motion files" in capsys.readouterr().err
+    assert main(["info", str(rec), "--map", "shin=a"]) == 2
+    assert "--map is for BIDS-Motion, XDF and Movella DOT CSV files" in capsys.readouterr().err
 
 
 def test_export_refusals_are_one_line(study, tmp_path, capsys):
@@ -225,8 +225,8 @@ def test_export_refusals_are_one_line(study, tmp_path, capsys):
 
 
 def test_replay_takes_a_map_too():
-    args = build_parser().parse_args(["replay", "x_motion.tsv", "--map", "LeftShank=shin"])
-    assert args.map == "LeftShank=shin"
+    args = build_parser().parse_args(["replay", "x_motion.tsv", "--map", "shin=LeftShank"])
+    assert args.map == "shin=LeftShank"
 
 
 def test_a_session_read_from_bids_exports_to_the_same_motion_files(dataset, tmp_path):
