@@ -27,6 +27,10 @@
 
 #include "flossmeter_strap.h"
 
+#ifdef __cplusplus
+extern "C" { /* the board glue may be C++ (an Arduino sketch) */
+#endif
+
 #define FM_CORE_VERSION "1.0.0"
 
 /* Samples the ring buffer holds (128 ≈ 0.32 s at 400 Hz: several connection intervals of 50 ms). */
@@ -169,5 +173,9 @@ void fm_core_ranges(const fm_core_t *c, uint8_t *acc_code, uint8_t *gyro_code);
 uint32_t fm_core_period_ns(const fm_core_t *c);
 uint8_t fm_core_samples_per_packet(const fm_core_t *c);
 uint32_t fm_core_stat(const fm_core_t *c, fm_stat_t which);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* FLOSSMETER_STRAP_CORE_H */

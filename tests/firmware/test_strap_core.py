@@ -337,6 +337,12 @@ def test_core_builds_for_cortex_m4f_within_its_budget(tmp_path):
     state_o = tmp_path / "state.o"
     subprocess.run([*base, "-fno-common", str(tmp_path / "state.c"), "-o", str(state_o)],
                    check=True)  # fmt: skip
+    # the board glue may be C++ (the Arduino sketch): the header must compile there too
+    (tmp_path / "glue.cpp").write_text('#include "strap_core.h"\nfm_core_t fm_strap;\n')
+    done = subprocess.run([need("arm-none-eabi-g++"), "-std=c++11", *WARNINGS[1:], *ARM_FLAGS,
+                           f"-I{SPEC_DIR}", f"-I{REFERENCE_DIR}", "-fsyntax-only",
+                           str(tmp_path / "glue.cpp")], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and not done.stderr, done.stderr
     code, ram = arm_size(core_o), arm_size(state_o)
     print(
         f"Cortex-M4F -Os: core .text {code['text']} B, .data {code['data']} B, "
