@@ -333,7 +333,7 @@ class StrapPeripheral(Peripheral):
             notify_interval_us=round(per * 1e6 / (self.override_rate or 100)) if per else None,
         )
         self.core.set_battery_mv(int(cfg.get("battery_mv", 3985)))
-        self.stats["core"] = self.core.stats()
+        self.stats["core"] = self.core.stats()  # refreshed on every control write (pings: 20/s)
 
     def device_us(self, tau: float) -> int:
         """The device's µs clock at emulator time ``tau`` (the core takes it modulo 2³²)."""
@@ -443,7 +443,6 @@ class StrapPeripheral(Peripheral):
                 "seq": j, "t_us": int(t_us[0]), "period_ns": period_ns, "acc": acc.tolist(),
                 "gyro": np.asarray(gyr).tolist(), "acc_range_g": acc_g, "gyro_range_dps": gyro,
             }  # fmt: skip
-            self.stats["core"] = self.core.stats()
             k += 1
             await self.send_data(strap.DATA_UUID, pkt, ready, values)
 

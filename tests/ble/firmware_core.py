@@ -105,7 +105,7 @@ def load() -> ctypes.CDLL:
         "fm_core_set_mtu": (None, [p, u16]),
         "fm_core_disconnected": (None, [p, u32]),
         "fm_core_write": (None, [p, buf, sz, u32]),
-        "fm_core_push": (None, [p, ctypes.POINTER(Sample), u32, ctypes.c_int]),
+        "fm_core_push": (None, [p, p, u32, ctypes.c_int]),  # fm_sample_t * as an address
         "fm_core_take": (sz, [p, ctypes.c_int, buf, sz]),
         "fm_core_read": (sz, [p, ctypes.c_int, buf, sz]),
         "fm_core_set_battery_mv": (None, [p, u16]),
@@ -176,15 +176,16 @@ class FirmwareCore:
     def push(self, acc: np.ndarray, gyr: np.ndarray, t_us: np.ndarray,
              clipped: np.ndarray | None = None) -> None:  # fmt: skip
         """Push N samples (N×3 int16 counts each) taken at device times ``t_us`` (µs)."""
-        acc = np.asarray(acc, dtype=np.int64).reshape(-1, 3)
-        gyr = np.asarray(gyr, dtype=np.int64).reshape(-1, 3)
-        t = np.atleast_1d(np.asarray(t_us, dtype=np.int64))
-        clip = np.zeros(len(t), bool) if clipped is None else np.atleast_1d(clipped)
-        s = Sample()
+        # fm_sample_t rows (acc x y z, gyro x y z as int16) in one buffer the core reads from
+        rows = np.ascontiguousarray(
+            np.hstack([np.reshape(acc, (-1, 3)), np.reshape(gyr, (-1, 3))]), dtype=np.int16
+        )
+        t = (np.atleast_1d(np.asarray(t_us, dtype=np.int64)) & 0xFFFFFFFF).tolist()
+        clip = [0] * len(t) if clipped is None else np.atleast_1d(clipped).astype(int).tolist()
+        base = rows.ctypes.data
+        push, c = self._lib.fm_core_push, self._c
         for i in range(len(t)):
-            s.acc[:] = [int(v) for v in acc[i]]
-            s.gyr[:] = [int(v) for v in gyr[i]]
-            self._lib.fm_core_push(self._c, ctypes.byref(s), int(t[i]) & 0xFFFFFFFF, int(clip[i]))
+            push(c, base + i * ctypes.sizeof(Sample), t[i], clip[i])
 
     # -- notifications and reads ----------------------------------------------------------------
 
