@@ -352,3 +352,13 @@ def test_core_builds_for_cortex_m4f_within_its_budget(tmp_path):
     assert code["text"] <= 4096  # the README reports the measured size
     ring = 128 * 24  # FM_CORE_RING_SAMPLES slots of 12 + 4 + 4 + 1 (+3 padding) bytes
     assert ring < ram["bss"] <= ring + 512
+
+
+def test_without_gcc_the_emulated_strap_cannot_start_and_says_why(tmp_path, monkeypatch):
+    from tests.ble import firmware_core
+
+    monkeypatch.setattr(firmware_core.tempfile, "gettempdir", lambda: str(tmp_path))  # no cache
+    monkeypatch.setattr(firmware_core.shutil, "which", lambda _: None)
+    with pytest.raises(firmware_core.BuildError, match=r"gcc is needed .* apt-get install gcc"):
+        firmware_core.build_library()
+    assert list(tmp_path.rglob("*.so")) == []  # nothing half-built is left to load
