@@ -13,8 +13,9 @@ APT_RUNTIME := libgl1 libegl1 libfontconfig1 libglib2.0-0 libxkbcommon0 libdbus-
 APT_WINDOW := libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
               libxcb-render-util0 libxcb-shape0 libxcb-xkb1
 # The test suite also needs these (private D-Bus for the emulated BlueZ; a private X server;
-# headless Chromium renders a session report to a PNG).
-APT_TEST := dbus-daemon xvfb xauth $(APT_WINDOW) gcc chromium
+# headless Chromium renders a session report to a PNG; gcc builds the reference firmware core the
+# emulated strap runs, gcc-arm-none-eabi checks that it builds for a Cortex-M4F).
+APT_TEST := dbus-daemon xvfb xauth $(APT_WINDOW) gcc gcc-arm-none-eabi chromium
 
 .PHONY: install demo test bench clean system-deps system-deps-window system-deps-test
 

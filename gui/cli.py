@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from gui import cli_analysis, cli_ble, cli_dashboard, cli_programme, cli_sessions, demo
+from gui import cli_analysis, cli_ble, cli_check, cli_dashboard, cli_programme, cli_sessions, demo
 from gui.commands import AddCommand, Command
 from gui.errors import EXIT_ERROR, UserError
 
@@ -24,7 +24,7 @@ __all__ = ["AddCommand", "build_parser", "main"]
 
 #: Modules whose ``register(add)`` adds subcommands, in --help order.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    demo, cli_sessions, cli_analysis, cli_dashboard, cli_ble, cli_programme,
+    demo, cli_sessions, cli_analysis, cli_dashboard, cli_ble, cli_check, cli_programme,
 )  # fmt: skip
 
 

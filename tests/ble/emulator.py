@@ -41,6 +41,7 @@ from dbus_fast.aio import MessageBus
 from collector.constants import G_MPS2
 from collector.protocols import movella, strap, witmotion
 from collector.simulator import SimConfig, simulate
+from tests.ble import firmware_core
 from tests.ble.linkmodel import LinkModel
 
 ADAPTER = "/org/bluez/hci0"
@@ -283,7 +284,12 @@ class Peripheral:
 
 
 class StrapPeripheral(Peripheral):
-    """Our strap (``firmware_specs/flossmeter_strap.json``)."""
+    """Our strap (``firmware_specs/flossmeter_strap.json``), running the reference firmware's C
+    core (``firmware_specs/reference/strap_core.c`` through ``tests/ble/firmware_core.py``): the
+    core counts the samples, packs the data packets, answers commands and time-sync pings and
+    serves the battery level and device information, as on a real strap. The emulator plays the
+    board around it: the IMU (the simulator's samples, on the drifting device clock), the radio
+    (connection events) and the injected faults, which act on the core's packets on their way."""
 
     kind = "strap"
     services = (
@@ -295,6 +301,13 @@ class StrapPeripheral(Peripheral):
     )  # fmt: skip
 
     data_uuid = strap.DATA_UUID
+    MTU = 247  # the ATT MTU the characteristics declare (and the core packs for)
+    READS: ClassVar[dict[str, int]] = {
+        strap.CONTROL_UUID: firmware_core.CONTROL,
+        strap.BATTERY_LEVEL_UUID: firmware_core.BATTERY,
+        strap.FIRMWARE_REVISION_UUID: firmware_core.FIRMWARE_REVISION,
+        strap.MODEL_NUMBER_UUID: firmware_core.MODEL_NUMBER,
+    }
 
     def bad_header(self, data: bytes) -> bytes:
         out = bytearray(data)
@@ -308,86 +321,81 @@ class StrapPeripheral(Peripheral):
 
     def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
         super().__init__(emu, cfg)
-        self.rate = 100
-        self.acc_code, self.gyro_code = 3, 4
-        self.streaming = False
-        self.seq = 0
         self.uuids = [strap.SERVICE_UUID]
-        self.override_rate = cfg.get("rate_hz")  # benchmark: rates beyond the profile
+        # benchmark: a rate beyond the profile and a notification every per_packet samples
+        self.override_rate = cfg.get("rate_hz")
+        per = cfg.get("per_packet")
+        self.core = firmware_core.FirmwareCore(
+            firmware_revision=cfg.get("firmware", "1.2.0-emu"),
+            model_number="FM-STRAP-1",
+            manufacturer="flossmeter (emulated)",
+            rate_max_hz=max(strap.RATE_MAX_HZ, int(self.override_rate or 0)),
+            notify_interval_us=round(per * 1e6 / (self.override_rate or 100)) if per else None,
+        )
+        self.core.set_battery_mv(int(cfg.get("battery_mv", 3985)))
+        self.stats["core"] = self.core.stats()  # refreshed on every control write (pings: 20/s)
+
+    def device_us(self, tau: float) -> int:
+        """The device's µs clock at emulator time ``tau`` (the core takes it modulo 2³²)."""
+        return round(self.device_time(tau) * 1e6)
+
+    def on_connect(self) -> None:
+        super().on_connect()
+        self.core.connected(self.MTU, self.device_us(self.now()))
+
+    def on_disconnect(self) -> None:
+        super().on_disconnect()
+        self.core.disconnected(self.device_us(self.now()))
 
     def read(self, uuid: str) -> bytes:
-        if uuid == strap.CONTROL_UUID:
-            st = strap.StrapState(
-                self.streaming, self.rate, strap.ACC_RANGES_G[self.acc_code],
-                strap.GYRO_RANGES_DPS[self.gyro_code], 0,
-            )  # fmt: skip
-            return strap.encode_state(st)
-        if uuid == strap.BATTERY_LEVEL_UUID:
-            return bytes([87])
-        if uuid == strap.FIRMWARE_REVISION_UUID:
-            return b"1.2.0-emu"
-        if uuid == strap.MODEL_NUMBER_UUID:
-            return b"FM-STRAP-1"
-        return b""
+        return self.core.read(self.READS[uuid]) if uuid in self.READS else b""
 
     def write(self, uuid: str, data: bytes) -> None:
-        if uuid != strap.CONTROL_UUID or not data:
+        if uuid != strap.CONTROL_UUID:
             return
-        op, ok = data[0], 0
         self.stats["writes"].append(data.hex())
-        if op == strap.OPCODES["start"]:
-            self.start_stream()
-        elif op == strap.OPCODES["stop"]:
-            self.stop_stream()
-        elif op == strap.OPCODES["set_rate"] and len(data) >= 3:
-            r = struct.unpack_from("<H", data, 1)[0]
-            ok = 0 if strap.RATE_MIN_HZ <= r <= strap.RATE_MAX_HZ else 1
-            if not ok:
-                self.rate = r
-        elif op == strap.OPCODES["set_ranges"] and len(data) >= 3:
-            ok = 0 if data[1] in strap.ACC_RANGES_G and data[2] in strap.GYRO_RANGES_DPS else 1
-            if not ok:
-                self.acc_code, self.gyro_code = data[1], data[2]
-        elif op == strap.OPCODES["identify"]:
-            pass
-        elif op == strap.OPCODES["time_sync"] and len(data) >= 5:
-            token = struct.unpack_from("<I", data, 1)[0]
+        if data[:1] == bytes([strap.OPCODES["time_sync"]]):
+            # stamped when the write reaches the strap; the reply leaves at a later event
             got = self.downlink_time(self.now())
-            t_us = round(self.device_time(got) * 1e6) & 0xFFFFFFFF
-            reply = struct.pack("<BBII", op | strap.RESPONSE_FLAG, 0, token, t_us)
-            when = self.uplink_time(got + 0.0003, queue="control")
-            asyncio.get_running_loop().create_task(self.notify_at(strap.CONTROL_UUID, when, reply))
+            self.core.write(data, self.device_us(got))
+            self.stats["core"] = self.core.stats()
+            for reply in self.core.take_all(firmware_core.CONTROL):
+                when = self.uplink_time(got + 0.0003, queue="control")
+                asyncio.get_running_loop().create_task(
+                    self.notify_at(strap.CONTROL_UUID, when, reply)
+                )
             return
-        else:
-            ok = 3
-        self.notify(strap.CONTROL_UUID, bytes([op | strap.RESPONSE_FLAG, ok]))
+        now_us = self.device_us(self.now())
+        if data[:1] == strap.cmd_start() and self.override_rate:
+            self.core.write(struct.pack("<BH", strap.OPCODES["set_rate"], self.override_rate),
+                            now_us)  # fmt: skip
+            self.core.take_all(firmware_core.CONTROL)  # the host did not ask: no reply
+        was_streaming = self.core.streaming
+        self.core.write(data, now_us)
+        self.stats["core"] = self.core.stats()
+        for reply in self.core.take_all(firmware_core.CONTROL):
+            self.notify(strap.CONTROL_UUID, reply)
+        if self.core.streaming and not was_streaming:
+            self.start_stream()
+        elif was_streaming and not self.core.streaming:
+            self.stop_stream()
 
     def start_stream(self) -> None:
-        if self.streaming:
-            return
-        self.streaming = True
-        self.stream_task = asyncio.get_running_loop().create_task(self._stream())
+        if self.stream_task is None:
+            self.stream_task = asyncio.get_running_loop().create_task(self._stream())
 
     def stop_stream(self) -> None:
-        self.streaming = False
         if self.stream_task is not None:
             self.stream_task.cancel()
             self.stream_task = None
 
-    def on_disconnect(self) -> None:
-        super().on_disconnect()
-        self.streaming = False
-
     async def _stream(self) -> None:
-        rate = float(self.override_rate or self.rate)
-        acc_g, gyro = strap.ACC_RANGES_G[self.acc_code], strap.GYRO_RANGES_DPS[self.gyro_code]
+        rate = float(self.core.rate_hz)
+        acc_code, gyro_code = self.core.ranges
+        acc_g, gyro = strap.ACC_RANGES_G[acc_code], strap.GYRO_RANGES_DPS[gyro_code]
         s = sim_stream(self.sim, self.role, rate, acc_g, gyro)
         n_sim = len(s.acc_counts)
-        per = (
-            strap.samples_per_packet(rate)
-            if not self.cfg.get("per_packet")
-            else int(self.cfg["per_packet"])
-        )
+        per = self.core.samples_per_packet
         period_ns = round(1e9 / rate)
         dev_now = self.device_time(self.now())
         first = getattr(self, "_first_stream", None)
@@ -422,14 +430,19 @@ class StrapPeripheral(Peripheral):
             if jolt.any():
                 acc[:, 0] += np.rint(jolt * G_MPS2 / lsb_acc).astype(np.int32)
             acc = np.clip(acc, -32768, 32767)
-            t_us = round(float(dev_t[0]) * 1e6)
             gyr = s.gyro_counts[idx]
-            pkt = strap.encode(j, t_us, period_ns, acc, gyr, self.acc_code, self.gyro_code)
+            t_us = np.round(dev_t * 1e6).astype(np.int64)
+            # the board flags a sample whose value sits at the sensor's full scale
+            rail = np.hstack([acc, gyr])
+            clipped = ((rail >= 32767) | (rail <= -32768)).any(axis=1)
+            self.core.push(acc, gyr, t_us, clipped)
+            pkt = self.core.take(firmware_core.DATA)
+            if pkt is None:
+                raise RuntimeError(f"the firmware core packed no packet from {per} samples")
             values = {
-                "seq": j, "t_us": t_us, "period_ns": period_ns, "acc": acc.tolist(),
+                "seq": j, "t_us": int(t_us[0]), "period_ns": period_ns, "acc": acc.tolist(),
                 "gyro": np.asarray(gyr).tolist(), "acc_range_g": acc_g, "gyro_range_dps": gyro,
             }  # fmt: skip
-            self.seq = j + per
             k += 1
             await self.send_data(strap.DATA_UUID, pkt, ready, values)
 
