@@ -364,10 +364,10 @@ class BleSource(SourceBase):
                 await client.connect()
                 events = await link.setup(client, f.adv.name, f.adv.address)
                 try:
-                    health = await link.start_battery(client)
+                    battery = await link.start_battery(client)
                 except (BleakError, TimeoutError, OSError, EOFError) as e:
                     log.info("%s: battery level not read (%s)", role, e)
-                    health = []
+                    battery = []
         except CollectorError:
             await _release(client)
             raise
@@ -384,7 +384,7 @@ class BleSource(SourceBase):
         link.stats.connects += 1
         for ev in events:
             self._events.append((ev.time_s, ev))
-        self._events.extend(health)
+        self._events.extend(battery)
         client.flossmeter_dropped = dropped  # type: ignore[attr-defined]
         # the signal strength of the advertisement that led to this connection
         rssi = f.adv.rssi if first else self._watch.rssi.get(f.adv.address.upper())

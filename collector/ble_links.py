@@ -215,6 +215,10 @@ class Link:
         self.held.append((arrival, raw, acc, gyr, dev, idx))
         if not self.clock.ready:
             return []
+        return self._map_held()
+
+    def _map_held(self) -> list[Item]:
+        """Map the held packets' samples with the clock as it is and emit them."""
         out: list[Item] = []
         t0 = time.perf_counter()
         for a, r, ac, gy, dv, ix in self.held:
@@ -865,7 +869,9 @@ class PolarLink(Link):
             # the first frame of a new connection from another time: the clock was set meanwhile.
             # What waited for a partner is settled on the old mapping, then a new one starts.
             out.extend(self._pair_ready(flush=True))
-            out.extend(self._release_held())
+            if self.clock.fit is not None:  # still warming up: the fit so far is all there is
+                out.extend(self._map_held())
+            self.held.clear()
             text = "Polar clock changed while away: clock mapping restarted"
             out.append((arrival, SourceEvent(arrival, "status", self.role, {"text": text})))
             log.warning("%s: %s", self.role, text)
@@ -897,20 +903,6 @@ class PolarLink(Link):
         index = first + np.arange(n, dtype=np.int64)
         self._last_index, self._last_acc_t, self._last_acc_arrival = int(index[-1]), t[-1], arrival
         self._acc.append(_AccFrame(arrival, raw, t, polar.mg_to_mps2(frame.values), index))
-        return out
-
-    def _release_held(self) -> list[Item]:
-        """Map blocks still held for the warm-up with the fit so far (before a restart)."""
-        if not self.held or self.clock.fit is None:
-            self.held.clear()
-            return []
-        out: list[Item] = []
-        for a, r, ac, gy, dv, ix in self.held:
-            block = SampleBlock(self.role, self.clock.map(dv), dv, ac, gy, ix, r, self.raw_format,
-                                arrival_s=a)  # fmt: skip
-            out.append((a, block))
-            self.stats.samples += len(ix)
-        self.held.clear()
         return out
 
     def _pair_ready(self, flush: bool = False) -> list[Item]:

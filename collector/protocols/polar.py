@@ -494,6 +494,7 @@ def decode(packets: list[bytes]) -> Decoded:
         if isinstance(recs, str):
             bad.append((i, recs))
             continue
+        mine: list[Frame] = []
         for tag, b in recs:
             if tag == REC_CONTROL:
                 r = parse_response(b)
@@ -503,10 +504,13 @@ def decode(packets: list[bytes]) -> Decoded:
                         factors[r.mtype] = f
                 continue
             fr = parse_frame(b, factors)
-            if isinstance(fr, str):
+            if isinstance(fr, str):  # the packet is rejected whole, as one notification is
                 bad.append((i, fr))
-            else:
-                frames[fr.mtype].append((i, fr))
+                mine = []
+                break
+            mine.append(fr)
+        for fr in mine:
+            frames[fr.mtype].append((i, fr))
     times: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for mtype, fl in frames.items():
         ts, vals, owner = [], [], []

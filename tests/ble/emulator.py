@@ -810,6 +810,9 @@ class PolarPeripheral(Peripheral):
             ks = k + np.arange(per)
             dev_t = dev0 + ks / rate + shift
             tau = self.emu_time(dev_t)
+            wait = float(tau[-1]) - self.now()
+            if wait > 0:  # the frame is filled as its samples are taken: a tap meanwhile shows
+                await asyncio.sleep(wait)
             idx = (sim_offset + ks) % n_sim
             if mtype == polar.ACC:
                 mg = s.acc_mps2[idx] / G_MPS2 * 1000.0
@@ -1023,7 +1026,8 @@ class Emulator:
             self.signal("/", OM, "InterfacesAdded", "oa{sa{sv}}", [dev.path, {DEVICE: props}])
 
     async def _advertise(self) -> None:
-        """While discovering, each advertising device reports RSSI about every 100 ms."""
+        """While discovering, each advertising device reports RSSI about every 100 ms (a
+        connected one too if it keeps advertising: ``rssi_while_connected``)."""
         while True:
             await asyncio.sleep(0.1)
             if not self.discovering:

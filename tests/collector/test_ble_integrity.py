@@ -177,9 +177,10 @@ def polar_truth(sent, rate):
 @pytest.mark.slow
 @pytest.mark.parametrize("compressed", [True, False])
 def test_polar_every_valid_frame_is_kept_once_and_its_samples_paired_exactly(bluez, compressed):
-    # small frames (13 ACC, 9 GYRO samples: they never line up) so that ~12 s carry ~250 frames
-    sink, link, t0, sent, emu = stream(bluez, "polar", 0.06, compressed=compressed,
-                                       acc_per_frame=13, gyro_per_frame=9)  # fmt: skip
+    # small frames (6 ACC, 4 GYRO samples: they line up only every 12) so that ~12 s carry ~450
+    # frames, ~35 of them garbled
+    sink, link, t0, sent, emu = stream(bluez, "polar", 0.08, compressed=compressed,
+                                       acc_per_frame=6, gyro_per_frame=4)  # fmt: skip
     rate = POLAR[1]
     dev = emu["devices"][SHIN]
     assert dev["connects"] == 2 and dev["disconnects"] == 1
@@ -199,7 +200,7 @@ def test_polar_every_valid_frame_is_kept_once_and_its_samples_paired_exactly(blu
                 kept[rec[0]].append(rec.hex())
     for mtype, hexes in frames.items():
         assert hexes[: len(kept[mtype])] == kept[mtype]
-        assert len(hexes) - len(kept[mtype]) <= 3
+        assert len(hexes) - len(kept[mtype]) <= 4
     # 2. every malformed frame exactly one counted error
     assert sorted(e.detail["bytes"] for e in errors) == sorted(e["hex"][:128] for e in bad)
     assert all(e.detail["count"] == 1 for e in errors)
@@ -211,7 +212,7 @@ def test_polar_every_valid_frame_is_kept_once_and_its_samples_paired_exactly(blu
     dev_t = np.concatenate([b.device_time_s for b in blocks])
     k = np.rint((dev_t - stream0["device_t0_s"]) * rate).astype(int)
     both = sorted(set(truth[polar.ACC]) & set(truth[polar.GYRO]))
-    assert k.tolist() == both[: len(k)] and len(both) - len(k) <= 13
+    assert k.tolist() == both[: len(k)] and len(both) - len(k) <= 6
     acc = np.concatenate([b.acc_mps2 for b in blocks])
     gyro = np.concatenate([b.gyro_dps for b in blocks])
     np.testing.assert_allclose(acc, [truth[polar.ACC][i][0] for i in k], rtol=1e-12, atol=0)

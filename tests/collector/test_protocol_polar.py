@@ -222,8 +222,8 @@ def test_limits_follow_the_ranges_set():
 
 
 def test_start_command_and_answer_as_a_verity_sense_took_them():
-    # polar-ble-sdk issue #443: start ACC at 52 Hz, 16 bits, ±8 g, 3 channels, answered F0 02 02 00 00
-    cmd = H("0202" "00013400" "01011000" "02010800" "040103")
+    # polar-ble-sdk issue #443: start ACC at 52 Hz, 16 bits, ±8 g, 3 channels; answer F0 02 02 00 00
+    cmd = H("0202 00013400 01011000 02010800 040103")
     assert polar.cmd_start(polar.ACC, polar.stream_settings(52, 8)) == cmd
     r = polar.parse_response(H("F002020000"))
     assert (r.opcode, r.mtype, r.ok, r.more, r.params) == (2, polar.ACC, True, False, b"")
@@ -233,7 +233,7 @@ def test_start_command_and_answer_as_a_verity_sense_took_them():
 
 def test_settings_and_factor():
     # sample rates 26, 52, 104 (three u16), resolution 16, range 250 or 2000, factor 0.5 (float32)
-    tlv = H("0003" "1A00" "3400" "6800" "01011000" "0202" "FA00" "D007") + H("0501") + H("0000003F")
+    tlv = H("0003 1A00 3400 6800  01011000  0202 FA00 D007  0501 0000003F")
     got = polar.parse_settings(tlv)
     assert got[polar.SAMPLE_RATE] == (26, 52, 104) and got[polar.RANGE] == (250, 2000)
     assert got[polar.FACTOR] == (0.5,)
