@@ -86,9 +86,10 @@ FORMATS: dict[int, dict[tuple[bool, int], tuple[int, str, float]]] = {
           (True, 0): (16, "int", 1000.0), (True, 1): (16, "int", 1.0)},
     GYRO: {(True, 0): (16, "int", 1.0), (True, 1): (32, "float", 1.0)},
 }  # fmt: skip
-#: Factors apply to compressed frames only (the SDK ignores them for uncompressed ACC).
+#: Frame type bit 7: delta-compressed. Factors apply to compressed frames only (the SDK
+#: ignores them for uncompressed ACC).
+COMPRESSED = 0x80
 HEADER_SIZE = 10
-EPOCH_UNIX_S = 946_684_800  # 2000-01-01T00:00:00Z, the sensor clock's epoch
 
 # raw records kept in a recording: tag u8, length u16 LE, the bytes as received
 REC_DATA = 0x01  # a PMD data notification
@@ -300,6 +301,10 @@ def _delta_decode(content: bytes, bits: int, encoding: str) -> np.ndarray | str:
     return samples
 
 
+#: Without ranges given: twice the widest full scale flossmeter asks for (mG, deg/s).
+_DEFAULT_LIMITS = {ACC: 2 * ACC_RANGE_G * 1000.0, GYRO: 2.0 * GYRO_RANGE_DPS}
+
+
 def parse_frame(
     data: bytes,
     factors: Mapping[int, float] | None = None,
@@ -321,7 +326,7 @@ def parse_frame(
     if mtype not in FORMATS:
         return f"measurement type {mtype} is neither ACC (2) nor GYRO (5)"
     ftype = data[9]
-    compressed, kind = bool(ftype & 0x80), ftype & 0x7F
+    compressed, kind = bool(ftype & COMPRESSED), ftype & 0x7F
     fmt = FORMATS[mtype].get((compressed, kind))
     if fmt is None:
         which = "compressed" if compressed else "uncompressed"
@@ -354,9 +359,6 @@ def parse_frame(
     return Frame(mtype, ts, kind, compressed, values, counts)
 
 
-_DEFAULT_LIMITS = {ACC: 2 * ACC_RANGE_G * 1000.0, GYRO: 2.0 * GYRO_RANGE_DPS}
-
-
 def limits_for(acc_range_g: float, gyro_range_dps: float) -> dict[int, float]:
     """Value bounds for :func:`parse_frame`: twice each stream's full scale (mG, deg/s)."""
     return {ACC: 2000.0 * acc_range_g, GYRO: 2.0 * gyro_range_dps}
@@ -375,7 +377,7 @@ def header(mtype: int, timestamp_ns: int, compressed: bool, frame_type: int) -> 
     return (
         bytes([mtype])
         + int(timestamp_ns).to_bytes(8, "little")
-        + bytes([(0x80 if compressed else 0) | frame_type])
+        + bytes([(COMPRESSED if compressed else 0) | frame_type])
     )
 
 
