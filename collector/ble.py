@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -160,6 +161,7 @@ class _AdvertWatch:
         self._waiters: dict[str, asyncio.Future[Any]] = {}
         self._scanner: Any = None
         self._lock = asyncio.Lock()
+        self.rssi: dict[str, int] = {}  # address → RSSI (dBm) of the advertisement last seen
 
     async def wait(self, address: str) -> Any:
         """The BLEDevice of ``address`` as soon as it advertises."""
@@ -182,9 +184,11 @@ class _AdvertWatch:
                     with contextlib.suppress(Exception):
                         await scanner.stop()
 
-    def _seen(self, device: Any, _adv: Any) -> None:
+    def _seen(self, device: Any, adv: Any) -> None:
         fut = self._waiters.get(device.address.upper())
         if fut is not None and not fut.done():
+            if adv.rssi is not None:
+                self.rssi[device.address.upper()] = int(adv.rssi)
             fut.set_result(device)
 
     async def close(self) -> None:
@@ -194,6 +198,59 @@ class _AdvertWatch:
             with contextlib.suppress(Exception):
                 await self._scanner.stop()
             self._scanner = None
+
+
+class _RssiWatch:
+    """The signal strength BlueZ reports for devices while a source runs (``Device1.RSSI``
+    changes), handed on by address.
+
+    BlueZ sets RSSI from advertisements, so a connected sensor has one only if it keeps
+    advertising while BlueZ discovers (during another strap's reconnection, say): reported
+    where it exists, never asked for. Linux only; without it the source works the same.
+    """
+
+    RULE = (
+        "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+        "arg0='org.bluez.Device1'"
+    )
+
+    def __init__(self, on_rssi: Callable[[str, int], None]) -> None:
+        self.on_rssi = on_rssi
+        self._bus: Any = None
+
+    async def start(self) -> None:
+        """Subscribe on the system bus (best effort: logged and skipped if it cannot)."""
+        if not sys.platform.startswith("linux"):
+            return
+        try:
+            from dbus_fast import BusType, Message
+            from dbus_fast.aio import MessageBus
+
+            bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+            await bus.call(
+                Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                        interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                        body=[self.RULE])
+            )  # fmt: skip
+        except Exception as e:
+            log.info("signal strength not followed (%s)", e)
+            return
+        bus.add_message_handler(self._handle)
+        self._bus = bus
+
+    def _handle(self, msg: Any) -> None:
+        if msg.member != "PropertiesChanged" or len(msg.body) < 2:
+            return
+        if msg.body[0] != "org.bluez.Device1" or "RSSI" not in msg.body[1]:
+            return
+        tail = (msg.path or "").rsplit("/", 1)[-1]
+        if tail.startswith("dev_"):
+            self.on_rssi(tail[4:].replace("_", ":").upper(), int(msg.body[1]["RSSI"].value))
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._bus.disconnect()
+            self._bus = None
 
 
 class BleSource(SourceBase):
@@ -231,6 +288,7 @@ class BleSource(SourceBase):
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: dict[Role, Any] = {}
         self._watch = _AdvertWatch()
+        self._rssi_watch = _RssiWatch(self._on_rssi)
         self._closing = False
         self.connect_times_s: dict[Role, list[float]] = {r: [] for r in targets}
         self.reconnect_times_s: dict[Role, list[float]] = {r: [] for r in targets}
@@ -254,8 +312,10 @@ class BleSource(SourceBase):
         self.t0 = time.monotonic()
         self._wake = asyncio.Event()
         self._watch = _AdvertWatch()
+        self._rssi_watch = _RssiWatch(self._on_rssi)
         try:
             await self._find()
+            await self._rssi_watch.start()
             results = await asyncio.gather(
                 *(self._connect(r, first=True) for r in self.targets), return_exceptions=True
             )
@@ -279,6 +339,11 @@ class BleSource(SourceBase):
         if len(set(addresses)) < len(addresses):
             raise CollectorError("shin and head name the same device: give two different straps")
 
+    def _on_rssi(self, address: str, rssi_dbm: int) -> None:
+        for role, f in self.found.items():
+            if f.adv.address.upper() == address and role in self.links:
+                self.links[role].on_rssi(rssi_dbm)
+
     async def _connect(self, role: Role, first: bool = False, device: Any = None) -> None:
         """Connect and configure one sensor; raises on failure."""
         from bleak import BleakClient
@@ -298,6 +363,11 @@ class BleSource(SourceBase):
             async with bluetooth_errors():
                 await client.connect()
                 events = await link.setup(client, f.adv.name, f.adv.address)
+                try:
+                    battery = await link.start_battery(client)
+                except (BleakError, TimeoutError, OSError, EOFError) as e:
+                    log.info("%s: battery level not read (%s)", role, e)
+                    battery = []
         except CollectorError:
             await _release(client)
             raise
@@ -314,9 +384,16 @@ class BleSource(SourceBase):
         link.stats.connects += 1
         for ev in events:
             self._events.append((ev.time_s, ev))
+        self._events.extend(battery)
         client.flossmeter_dropped = dropped  # type: ignore[attr-defined]
+        # the signal strength of the advertisement that led to this connection
+        rssi = f.adv.rssi if first else self._watch.rssi.get(f.adv.address.upper())
+        known = rssi is not None and -127 < rssi < 20
         self._event("connected", role, address=f.adv.address, name=f.adv.name,
-                    connect_s=round(elapsed, 4), first=first)  # fmt: skip
+                    connect_s=round(elapsed, 4), first=first,
+                    **({"rssi_dbm": int(rssi)} if known else {}))  # fmt: skip
+        if known:
+            link.on_rssi(int(rssi))
 
     async def _supervise(self, role: Role) -> None:
         """Keep one sensor connected: wait for a drop, release, reconnect with backoff."""
@@ -382,6 +459,7 @@ class BleSource(SourceBase):
                 await t
         self._tasks.clear()
         await self._watch.close()
+        self._rssi_watch.close()
         for role, client in list(self._clients.items()):
             link = self.links.get(role)
             if link is not None and client.is_connected:

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from collector import health
 from collector.clock import ArrivalClock, DeviceClock, next_ping_delay_s
 from collector.errors import CollectorError
 from collector.model import Role, SampleBlock, SensorInfo, SourceEvent
-from collector.protocols import movella, strap, witmotion
+from collector.protocols import movella, polar, strap, witmotion
 from collector.protocols.common import Decoded
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class LinkStats:
     decode_s: float = 0.0
     clock_s: float = 0.0
     pings: int = 0
+    replies: int = 0  # notifications on the data characteristic that answer a command
+    unpaired: int = 0  # samples of one stream whose partner in the other never came (Polar)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,6 +80,9 @@ class Link:
         self._log_untold = 0  # malformed notifications not logged yet
         self._ev_window = (-math.inf, 0)  # (start, events emitted) of the current second
         self._ev_folded = 0  # malformed notifications not reported in an event yet
+        self.events: list[Item] = []  # from callbacks other than data (battery, signal)
+        self.battery = health.BatteryWatch()
+        self.rssi = health.RssiThinner()
 
     # -- called by bleak ----------------------------------------------------------------------
 
@@ -102,15 +108,70 @@ class Link:
     def decode_pending(self, batch: list[tuple[float, bytes]]) -> list[Item]:
         raise NotImplementedError
 
+    # -- battery and signal ---------------------------------------------------------------------
+
+    battery_uuid = health.BATTERY_LEVEL_UUID  # the family's battery characteristic
+    battery_source = "battery service"
+
+    def parse_battery(self, data: bytes) -> tuple[float, dict[str, Any]] | None:
+        """(level %, extra detail) of a battery characteristic value; None if not one."""
+        pct = health.battery_level_pct(data)
+        return None if pct is None else (pct, {})
+
+    async def start_battery(self, client: Any) -> list[Item]:
+        """Read the battery level on a fresh connection and follow it where it notifies; a
+        device without the characteristic (or one that refuses) just has no level."""
+        char = client.services.get_characteristic(self.battery_uuid)
+        if char is None:
+            return []
+        try:
+            out = self.battery_reading(self.now(), bytes(await client.read_gatt_char(char)))
+            if "notify" in char.properties or "indicate" in char.properties:
+                await client.start_notify(char, self._on_battery)
+        except Exception as e:  # an optional characteristic: never fatal
+            log.info("%s: battery level not available (%s)", self.role, e)
+            return []
+        return out
+
+    def _on_battery(self, _char: Any, data: bytearray) -> None:
+        self.events.extend(self.battery_reading(self.now(), bytes(data)))
+        self.wake()
+
+    def battery_reading(self, t: float, data: bytes) -> list[Item]:
+        """A ``status`` event for a battery value that changed (a warning below the low mark)."""
+        parsed = self.parse_battery(data)
+        if parsed is None:
+            log.info("%s: unreadable battery value %s", self.role, data.hex())
+            return []
+        return self._battery_event(t, *parsed)
+
+    def _battery_event(self, t: float, pct: float, extra: dict[str, Any]) -> list[Item]:
+        detail, warn = self.battery.reading(pct, self.battery_source, **extra)
+        if detail is None:
+            return []
+        if warn:
+            log.warning("%s strap battery low: %.0f %% (charge it after this session)",
+                        self.role, pct)  # fmt: skip
+        return [(t, SourceEvent(t, "status", self.role, detail))]
+
+    def on_rssi(self, rssi_dbm: float) -> None:
+        """BlueZ reported the device's signal strength (dBm): a ``status`` event, thinned out."""
+        t = self.now()
+        if self.rssi.keep(rssi_dbm, t):
+            detail = {"rssi_dbm": int(rssi_dbm), "text": f"signal {int(rssi_dbm)} dBm"}
+            self.events.append((t, SourceEvent(t, "status", self.role, detail)))
+            self.wake()
+
     # -- common ---------------------------------------------------------------------------------
 
     def drain(self) -> list[Item]:
-        """Decode everything received since the last call: blocks and problem events."""
-        if not self.pending:
-            return []
-        batch, self.pending = self.pending, []
-        self.stats.notifications += len(batch)
-        return self.decode_pending(batch)
+        """Decode everything received since the last call: blocks, problem and health events."""
+        out, self.events = self.events, []
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.stats.notifications += len(batch)
+            out.extend(self.decode_pending(batch))
+        return out
 
     def _bad(self, t: float, raw: bytes, why: str) -> list[Item]:
         """Count one malformed notification (arrived at ``t``) that was dropped whole: a log line
@@ -154,6 +215,10 @@ class Link:
         self.held.append((arrival, raw, acc, gyr, dev, idx))
         if not self.clock.ready:
             return []
+        return self._map_held()
+
+    def _map_held(self) -> list[Item]:
+        """Map the held packets' samples with the clock as it is and emit them."""
         out: list[Item] = []
         t0 = time.perf_counter()
         for a, r, ac, gy, dv, ix in self.held:
@@ -325,6 +390,12 @@ class MovellaLink(Link):
     raw_format = movella.RAW_FORMAT
     AHEAD_TOL_S = 1.0
     MAX_HELD = 4
+    battery_uuid = movella.BATTERY_UUID
+    battery_source = "DOT battery characteristic"
+
+    def parse_battery(self, data: bytes) -> tuple[float, dict[str, Any]] | None:
+        got = health.movella_battery(data)
+        return None if got is None else (got[0], {"charging": got[1]})
 
     def __init__(self, role: Role, rate_hz: float, now: Callable[[], float]) -> None:
         super().__init__(role, rate_hz, now)
@@ -464,6 +535,8 @@ class WitMotionLink(Link):
     kind = witmotion.KIND
     raw_format = witmotion.RAW_FORMAT
     VERIFY_S = 1.0
+    BATTERY_EVERY_S = 60.0  # the vendor's own app reads the battery register about this often
+    battery_source = "battery voltage register"
 
     def __init__(self, role: Role, rate_hz: float, now: Callable[[], float]) -> None:
         super().__init__(role, rate_hz, now)
@@ -527,6 +600,19 @@ class WitMotionLink(Link):
         )  # fmt: skip
         return events
 
+    async def start_battery(self, client: Any) -> list[Item]:
+        # No Battery Service: the voltage register, read on the data characteristic's channel
+        # (the reply comes back as a 55 71 packet among the data, see decode_pending).
+        await client.write_gatt_char(
+            witmotion.WRITE_UUID, witmotion.read_register(health.WITMOTION_BATTERY_REG), False
+        )
+        return []
+
+    async def run_while_connected(self, client: Any) -> None:
+        while True:
+            await asyncio.sleep(self.BATTERY_EVERY_S)
+            await self.start_battery(client)
+
     def decode_pending(self, batch: list[tuple[float, bytes]]) -> list[Item]:
         assert self.arrival_clock is not None
         out: list[Item] = []
@@ -539,8 +625,15 @@ class WitMotionLink(Link):
                 # it stood for the samples of a notification: later ones keep their place
                 self.arrival_clock.skip(self._per_notification)
                 continue
+            for reg, values in frames.registers:
+                if reg == health.WITMOTION_BATTERY_REG:
+                    volts = values[0] / 100.0  # the register holds the cell voltage in 10 mV
+                    out.extend(self._battery_event(arrival, health.witmotion_battery_pct(volts),
+                                                   {"battery_v": volts}))  # fmt: skip
             if len(frames.data) == 0:
-                continue  # register replies only
+                self.stats.notifications -= 1  # a reply to a command, not data
+                self.stats.replies += 1
+                continue
             dec = witmotion.decode_rows(frames.data)
             self._per_notification = len(dec)
             t0 = time.perf_counter()
@@ -550,10 +643,309 @@ class WitMotionLink(Link):
         return out
 
 
+@dataclass
+class _PmdStream:
+    """One PMD stream's timing (ACC or GYRO): its last frame's timestamp and sample spacing."""
+
+    period_s: float
+    last_s: float | None = None  # sensor time of the last sample of the last accepted frame
+    last_arrival: float = math.nan
+    fresh: bool = True  # no frame of this connection accepted yet
+
+
+@dataclass
+class _AccFrame:
+    """An accepted ACC frame waiting for the GYRO samples of its time span."""
+
+    arrival: float
+    raw: bytes
+    t: np.ndarray  # sensor time of each sample, s
+    acc_mps2: np.ndarray
+    index: np.ndarray
+
+
+class PolarLink(Link):
+    """Polar Verity Sense (PMD): ACC and GYRO streams started at one rate (SDK mode above 52 Hz),
+    timed by the sensor's ns clock and paired into 6-axis samples.
+
+    The two streams arrive as separate frames with their own timestamps and sizes. Each sample
+    gets its sensor time (:func:`collector.protocols.polar.frame_times`); an ACC sample and a GYRO
+    sample are the same sample when each is the other's nearest within half a period
+    (:func:`~collector.protocols.polar.pair`). An ACC frame waits until the GYRO stream has
+    passed its last sample (or, if GYRO falls silent, :data:`GIVE_UP_S` of ACC later); its
+    samples with a partner become one block, the others — a frame of either stream lost or
+    malformed — a gap in the sample counter (``LinkStats.unpaired``). The counter follows the
+    ACC stream's time. Each block keeps the raw records behind it (its ACC frame, the GYRO frames
+    and control answers received since the last block; :func:`~collector.protocols.polar.
+    pack_records`), so every valid notification is stored once. A frame whose timestamp does not
+    follow its stream (it must advance by at least half its samples' time and not claim a sample
+    taken over :data:`AHEAD_TOL_S` after it arrived) is dropped whole; on a fresh connection such
+    a frame means the sensor's clock was set meanwhile: the clock mapping restarts.
+    """
+
+    kind = polar.KIND
+    raw_format = polar.RAW_FORMAT
+    AHEAD_TOL_S = 1.0
+    GIVE_UP_S = 5.0  # sensor time an ACC frame waits for a silent GYRO stream
+    COMMAND_TIMEOUT_S = 5.0
+    FIRMWARE_UUID = strap.FIRMWARE_REVISION_UUID  # the standard Device Information 0x2A26
+
+    def __init__(self, role: Role, rate_hz: float, now: Callable[[], float]) -> None:
+        super().__init__(role, rate_hz, now)
+        # frames come every 0.3–1.4 s: warm up on fewer packets than the per-sample families
+        self.clock = DeviceClock(warmup_packets=8)
+        self.sdk_mode = False
+        self.factors: dict[int, float] = {}
+        self.limits: dict[int, float] = polar.limits_for(polar.ACC_RANGE_G, polar.GYRO_RANGE_DPS)
+        self.streams = {polar.ACC: _PmdStream(1 / 52), polar.GYRO: _PmdStream(1 / 52)}
+        self._acc: list[_AccFrame] = []
+        self._gyro_t = np.zeros(0)
+        self._gyro_v = np.zeros((0, 3))
+        self._records: list[tuple[int, bytes]] = []  # not yet kept in a block
+        self._last_index = -1
+        self._last_acc_t = math.nan
+        self._last_acc_arrival = math.nan
+        self._restarted = False
+        self._answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+    # -- control point ----------------------------------------------------------------------
+
+    def _on_control(self, _char: Any, data: bytearray) -> None:
+        raw = bytes(data)
+        if raw[:1] == bytes([polar.RESPONSE]):
+            self._answers.put_nowait(raw)
+        elif raw[:1] == bytes([polar.OP_MEASUREMENT_STOPPED]):
+            names = ", ".join(polar.TYPE_NAMES.get(t, str(t)) for t in raw[1:])
+            text = f"the Polar stopped its {names} stream (in its charger, or battery empty?)"
+            log.warning("%s: %s", self.role, text)
+            t = self.now()
+            self.events.append((t, SourceEvent(t, "status", self.role, {"text": text})))
+            self.wake()
+
+    async def _command(self, client: Any, cmd: bytes, label: str) -> polar.Response:
+        """Write a command and wait for its answer (joined if the sensor splits it); the answers
+        are kept as raw records (start answers carry the factors a re-decoder needs)."""
+        while not self._answers.empty():
+            self._answers.get_nowait()  # stale answers of an earlier connection
+        await client.write_gatt_char(polar.CONTROL_UUID, cmd, True)
+        first: polar.Response | None = None
+        params = b""
+        try:
+            async with asyncio.timeout(self.COMMAND_TIMEOUT_S):
+                while True:
+                    raw = await self._answers.get()
+                    r = polar.parse_response(raw)
+                    if r is None or r.opcode != cmd[0]:
+                        continue
+                    self._records.append((polar.REC_CONTROL, raw))
+                    first = first or r
+                    params += r.params
+                    if not r.more:
+                        break
+        except TimeoutError:
+            raise CollectorError(
+                f"{label}: the Polar did not answer command {cmd.hex()} within "
+                f"{self.COMMAND_TIMEOUT_S:g} s"
+            ) from None
+        assert first is not None
+        return polar.Response(first.opcode, first.mtype, first.status, False, params)
+
+    def _choose_rate(self, features: set[int]) -> list[SourceEvent]:
+        """The rate of every connection, chosen on the first: the supported rate nearest the one
+        asked for; above 52 Hz that needs SDK mode."""
+        rates = polar.SDK_RATES_HZ if polar.SDK_MODE in features else polar.NORMAL_RATES_HZ
+        rate = min(rates, key=lambda r: (abs(r - self.requested_rate_hz), r))
+        self.sdk_mode = rate not in polar.NORMAL_RATES_HZ
+        self.rate_hz = float(rate)
+        for st in self.streams.values():
+            st.period_s = 1.0 / rate
+        if rate == self.requested_rate_hz:
+            return []
+        mode = " in SDK mode" if self.sdk_mode else ""
+        asked = self.requested_rate_hz
+        text = f"Polar Verity Sense streams at {rate} Hz{mode} (asked for {asked:g})"
+        return [SourceEvent(self.now(), "status", self.role, {"text": text})]
+
+    async def _start_stream(self, client: Any, mtype: int, want_range: int, label: str) -> int:
+        """Start ACC or GYRO at the link's rate; the range used."""
+        name = polar.TYPE_NAMES[mtype]
+        rate = round(self.rate_hz)
+        got = await self._command(client, polar.cmd_get_settings(mtype), label)
+        offered = polar.parse_settings(got.params) if got.ok else None
+        if not offered or rate not in offered.get(polar.SAMPLE_RATE, ()):
+            rates = ", ".join(f"{r:g}" for r in (offered or {}).get(polar.SAMPLE_RATE, ()))
+            raise CollectorError(f"{label}: the Polar offers {name} at {rates or 'no rate'} Hz, "
+                                 f"not {rate} Hz")  # fmt: skip
+        ranges = offered.get(polar.RANGE, (want_range,))
+        range_ = want_range if want_range in ranges else int(max(ranges))
+        cmd = polar.cmd_start(mtype, polar.stream_settings(rate, range_))
+        r = await self._command(client, cmd, label)
+        if r.status == polar.ALREADY_IN_STATE:  # still streaming from before: start afresh
+            await self._command(client, polar.cmd_stop(mtype), label)
+            r = await self._command(client, cmd, label)
+        if not r.ok:
+            hint = ": take it out of its charger" if r.status == 13 else ""
+            raise CollectorError(f"{label}: the Polar refused to start {name} ({r.status_name})"
+                                 f"{hint}")  # fmt: skip
+        self.factors[mtype] = polar.factor_of(r.params) or 1.0
+        return range_
+
+    async def setup(self, client: Any, name: str, address: str) -> list[SourceEvent]:
+        label = name or address
+        self._answers = asyncio.Queue()
+        await client.start_notify(polar.CONTROL_UUID, self._on_control)
+        features = polar.parse_features(bytes(await client.read_gatt_char(polar.CONTROL_UUID)))
+        missing = [polar.TYPE_NAMES[t] for t in (polar.ACC, polar.GYRO) if t not in features]
+        if missing:
+            what = " or ".join(missing)
+            raise CollectorError(f"{label}: this Polar sensor has no {what} stream; flossmeter "
+                                 "needs both (a Polar Verity Sense)")  # fmt: skip
+        events = self._choose_rate(features) if self.info is None else []
+        firmware = await _read_text(client, self.FIRMWARE_UUID)
+        for st in self.streams.values():
+            st.fresh = True
+        await client.start_notify(polar.DATA_UUID, self.on_data)
+        self.streaming = True
+        if self.sdk_mode:
+            r = await self._command(client, polar.cmd_start(polar.SDK_MODE), label)
+            if not r.ok and r.status != polar.ALREADY_IN_STATE:
+                raise CollectorError(f"{label}: the Polar did not enter SDK mode "
+                                     f"({r.status_name}), needed above 52 Hz")  # fmt: skip
+        acc_g = await self._start_stream(client, polar.ACC, polar.ACC_RANGE_G, label)
+        gyro_dps = await self._start_stream(client, polar.GYRO, polar.GYRO_RANGE_DPS, label)
+        self.limits = polar.limits_for(acc_g, gyro_dps)
+        calibration = {
+            "sdk_mode": self.sdk_mode, "timing": "sensor clock (ns since 2000-01-01)",
+            "factors": {polar.TYPE_NAMES[t]: f for t, f in self.factors.items()},
+        }  # fmt: skip
+        self.info = SensorInfo(self.role, polar.KIND, self.rate_hz, name, address, firmware,
+                               float(acc_g), float(gyro_dps), calibration)  # fmt: skip
+        return events
+
+    async def stop(self, client: Any) -> None:
+        self.streaming = False
+        for mtype in (polar.ACC, polar.GYRO):
+            await client.write_gatt_char(polar.CONTROL_UUID, polar.cmd_stop(mtype), True)
+        if self.sdk_mode:  # normal mode again: the optical heart rate works for other apps
+            await client.write_gatt_char(polar.CONTROL_UUID, polar.cmd_stop(polar.SDK_MODE), True)
+
+    # -- frames -----------------------------------------------------------------------------
+
+    def decode_pending(self, batch: list[tuple[float, bytes]]) -> list[Item]:
+        out: list[Item] = []
+        for arrival, raw in batch:
+            t0 = time.perf_counter()
+            frame = polar.parse_frame(raw, self.factors, self.limits)
+            self.stats.decode_s += time.perf_counter() - t0
+            if isinstance(frame, str):
+                out.extend(self._bad(arrival, raw, frame))
+            else:
+                out.extend(self._frame(arrival, raw, frame))
+        out.extend(self._pair_ready())
+        return out
+
+    def _follows(self, st: _PmdStream, t_s: float, n: int, arrival: float) -> bool:
+        """Whether a frame of ``n`` samples ending at sensor time ``t_s`` follows its stream."""
+        assert st.last_s is not None
+        advance = t_s - st.last_s
+        if advance < 0.5 * n * st.period_s:
+            return False  # repeated, or gone back
+        fit = self.clock.fit if self.clock.ready else None
+        if fit is not None:
+            ahead = float(fit(t_s)) - arrival
+        else:  # the sensor's clock cannot have run much faster than ours
+            ahead = advance - (arrival - st.last_arrival)
+        return ahead <= self.AHEAD_TOL_S + 1e-3 * advance
+
+    def _frame(self, arrival: float, raw: bytes, frame: polar.Frame) -> list[Item]:
+        out: list[Item] = []
+        st = self.streams[frame.mtype]
+        name = polar.TYPE_NAMES[frame.mtype]
+        t_s, n = frame.timestamp_s, len(frame)
+        if st.last_s is not None and not self._follows(st, t_s, n, arrival):
+            if not st.fresh:
+                why = f"{name} timestamp {t_s:.6f} s does not follow its stream ({st.last_s:.6f} s)"
+                return self._bad(arrival, raw, why)
+            # the first frame of a new connection from another time: the clock was set meanwhile.
+            # What waited for a partner is settled on the old mapping, then a new one starts.
+            out.extend(self._pair_ready(flush=True))
+            if self.clock.fit is not None:  # still warming up: the fit so far is all there is
+                out.extend(self._map_held())
+            self.held.clear()
+            text = "Polar clock changed while away: clock mapping restarted"
+            out.append((arrival, SourceEvent(arrival, "status", self.role, {"text": text})))
+            log.warning("%s: %s", self.role, text)
+            self.clock = DeviceClock(warmup_packets=8)
+            for s in self.streams.values():
+                s.last_s = None
+            self._restarted = True
+        st.fresh = False
+        t, spacing, _ = polar.frame_times(t_s, n, st.last_s, st.period_s)
+        st.period_s, st.last_s, st.last_arrival = spacing, t_s, arrival
+        t0 = time.perf_counter()
+        self.clock.observe(t_s, arrival)
+        self.stats.clock_s += time.perf_counter() - t0
+        if frame.mtype == polar.GYRO:
+            self._gyro_t = np.concatenate([self._gyro_t, t])
+            self._gyro_v = np.vstack([self._gyro_v, frame.values])
+            self._records.append((polar.REC_DATA, raw))
+            return out
+        period = st.period_s
+        if self._last_index < 0:
+            first = 0
+        elif self._restarted:  # the sensor clock cannot tell what was missed: the arrivals can
+            # (from last sample to last sample: each frame arrives after its last sample)
+            steps = round((arrival - self._last_acc_arrival) / period) - (n - 1)
+            first = self._last_index + max(1, steps)
+        else:
+            first = self._last_index + max(1, round((t[0] - self._last_acc_t) / period))
+        self._restarted = False
+        index = first + np.arange(n, dtype=np.int64)
+        self._last_index, self._last_acc_t, self._last_acc_arrival = int(index[-1]), t[-1], arrival
+        self._acc.append(_AccFrame(arrival, raw, t, polar.mg_to_mps2(frame.values), index))
+        return out
+
+    def _pair_ready(self, flush: bool = False) -> list[Item]:
+        """Blocks of the ACC frames whose GYRO samples have all come (or never will)."""
+        out: list[Item] = []
+        tol = 0.5 * self.streams[polar.ACC].period_s
+        last_gyro = self.streams[polar.GYRO].last_s
+        while self._acc:
+            f = self._acc[0]
+            end = float(f.t[-1])
+            gt = self._gyro_t
+            ready = (
+                flush
+                or (last_gyro is not None and last_gyro > end + tol)
+                or (len(gt) > 0 and float(np.min(np.abs(gt - end))) <= tol)
+                or float(self._acc[-1].t[-1]) - end > self.GIVE_UP_S
+            )
+            if not ready:
+                break
+            self._acc.pop(0)
+            k = int(np.searchsorted(gt, end + tol, side="right"))
+            ra, rg = polar.pair(f.t, gt[:k], tol)
+            gyro = self._gyro_v[:k][rg]
+            self.stats.unpaired += (len(f.t) - len(ra)) + (k - len(rg))
+            self._gyro_t, self._gyro_v = gt[k:], self._gyro_v[k:]
+            if len(ra) == 0:
+                self._records.append((polar.REC_DATA, f.raw))  # kept with the next block
+                continue
+            records, self._records = [*self._records, (polar.REC_DATA, f.raw)], []
+            raw = polar.pack_records(records)
+            out.extend(self._emit(f.arrival, raw, f.acc_mps2[ra], gyro, f.t[ra], f.index[ra]))
+        if not self._acc and len(self._gyro_t):  # GYRO without ACC: keep GIVE_UP_S of it
+            keep = self._gyro_t >= self._gyro_t[-1] - self.GIVE_UP_S
+            self.stats.unpaired += int((~keep).sum())
+            self._gyro_t, self._gyro_v = self._gyro_t[keep], self._gyro_v[keep]
+        return out
+
+
 LINKS: dict[str, type[Link]] = {
     strap.KIND: StrapLink,
     movella.KIND: MovellaLink,
     witmotion.KIND: WitMotionLink,
+    polar.KIND: PolarLink,
 }
 
 

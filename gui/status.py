@@ -1,4 +1,5 @@
-"""A live one-line terminal status for headless acquisition (per-strap rate, loss, state)."""
+"""A live one-line terminal status for headless acquisition (per-strap rate, loss, state,
+battery and signal)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,29 @@ class StatusLine:
         self._last = 0.0
         self._t = 0.0
         self.extra: str = ""  # e.g. "reps 4" once the analyzer counts
+        self.battery: dict[str, tuple[float, bool]] = {}  # role → (%, low)
+        self.rssi: dict[str, float] = {}  # role → dBm, while BlueZ reports it
 
     def on_block(self, block: SampleBlock) -> None:
         self._t = max(self._t, float(block.time_s[-1]))
 
     def on_event(self, event: SourceEvent) -> None:
+        from gui.dashboard.feed import battery_from, rssi_from
+
+        role = event.sensor
+        if role is not None and event.kind in ("status", "connected"):
+            level = battery_from(event.detail)
+            if level is not None:
+                low = bool(event.detail.get("battery_low", False))
+                was_low = self.battery.get(role, (0.0, False))[1]
+                self.battery[role] = (level, low)
+                if low and not was_low:
+                    self._draw(force=True)
+            rssi = rssi_from(event.detail)
+            if rssi is not None:
+                self.rssi[role] = rssi
+        if event.kind == "disconnected" and role is not None:
+            self.rssi.pop(role, None)
         if event.kind == "disconnected" or (event.kind == "connected" and self._t > 0):
             self._draw(force=True)
 
@@ -37,7 +56,13 @@ class StatusLine:
             for role, st in self.hub.stats.items():
                 state = "" if st.connected else " (disconnected)"
                 rate = f"{st.rate_hz:6.1f} Hz" if st.rate_hz == st.rate_hz else "   -- Hz"
-                parts.append(f"{role} {rate} loss {100 * st.loss_fraction:4.1f}%{state}")
+                health = ""
+                if role in self.battery:
+                    level, low = self.battery[role]
+                    health += f" batt {level:.0f}%" + (" LOW" if low else "")
+                if role in self.rssi:
+                    health += f" {self.rssi[role]:.0f} dBm"
+                parts.append(f"{role} {rate} loss {100 * st.loss_fraction:4.1f}%{health}{state}")
         if self.extra:
             parts.append(self.extra)
         return "  ".join(parts)

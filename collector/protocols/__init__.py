@@ -1,7 +1,8 @@
 """Device families the collector speaks: one module per family, pure functions bytes → arrays.
 
-``strap`` is our own open profile (``firmware_specs/``); ``witmotion`` and ``movella`` are
-third-party IMUs people already own. :func:`recognise` tells which family a scan result is.
+``strap`` is our own open profile (``firmware_specs/``); ``witmotion``, ``movella`` and ``polar``
+(Verity Sense) are third-party IMUs people already own. :func:`recognise` tells which family a
+scan result is.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.protocols import movella, strap, witmotion
+from collector.protocols import movella, polar, strap, witmotion
 from collector.protocols.common import Advertisement, Decoded
 
 
@@ -29,6 +30,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(witmotion.KIND, witmotion.RAW_FORMAT, "WitMotion BLE 5.0", witmotion.decode,
            witmotion.recognise),
     Family(movella.KIND, movella.RAW_FORMAT, "Movella DOT", movella.decode, movella.recognise),
+    Family(polar.KIND, polar.RAW_FORMAT, "Polar Verity Sense", polar.decode, polar.recognise),
 )  # fmt: skip
 BY_KIND = {f.kind: f for f in FAMILIES}
 BY_RAW_FORMAT = {f.raw_format: f for f in FAMILIES}

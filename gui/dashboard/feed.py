@@ -46,6 +46,8 @@ class LinkState:
     connected: bool | None = None  # None: not heard of yet
     changed_s: float = float("nan")
     battery_pct: float | None = None
+    battery_low: bool = False  # below the collector's low mark (collector.health)
+    rssi_dbm: float | None = None  # the signal strength BlueZ last reported
 
 
 def clock_text(t_s: float) -> str:
@@ -54,6 +56,12 @@ def clock_text(t_s: float) -> str:
         return "–:––"
     m, s = divmod(max(0, int(t_s)), 60)
     return f"{m}:{s:02d}"
+
+
+def rssi_from(detail: dict[str, Any]) -> float | None:
+    """Signal strength in dBm from an event's detail (``rssi_dbm``), or None."""
+    v = detail.get("rssi_dbm")
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
 def battery_from(detail: dict[str, Any]) -> float | None:
@@ -219,6 +227,7 @@ class DashboardFeed:
         title = ROLE_TITLES.get(role or "", "Strap")
         if event.kind in ("connected", "disconnected") and role is not None:
             link = self.links.setdefault(role, LinkState())
+            link.rssi_dbm = rssi_from(event.detail) if event.kind == "connected" else None
             was = link.connected
             link.connected = event.kind == "connected"
             link.changed_s = event.time_s
@@ -238,7 +247,16 @@ class DashboardFeed:
                 self._seeked(float(event.detail.get("from_s", event.detail["seek_s"])))
             level = battery_from(event.detail)
             if level is not None and role is not None:
-                self.links.setdefault(role, LinkState()).battery_pct = level
+                link = self.links.setdefault(role, LinkState())
+                link.battery_pct = level
+                low = bool(event.detail.get("battery_low", False))
+                if low and not link.battery_low:
+                    self.alert = (f"{title} battery low ({level:.0f} %): charge it after this "
+                                  "session.", "fair")  # fmt: skip
+                link.battery_low = low
+            rssi = rssi_from(event.detail)
+            if rssi is not None and role is not None:
+                self.links.setdefault(role, LinkState()).rssi_dbm = rssi
         elif event.kind in ("marker", "note"):
             self.marks.append(event)
         elif event.kind == "error":

@@ -1,4 +1,4 @@
-"""The per-strap panel as texts: role, device, link state, rate, loss and battery."""
+"""The per-strap panel as texts: role, device, link state, rate, loss, battery and signal."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class SensorRow:
     rate: str  # "99.8 Hz"
     loss: str  # "0.4 % lost"
     battery: str  # "battery 87 %" or "battery –"
+    battery_low: bool = False  # shown as a warning
+    signal: str = ""  # "-62 dBm" (RSSI BlueZ reported) or "" when none
 
 
 def sensor_row(
@@ -64,9 +66,14 @@ def sensor_row(
     elif info is not None and math.isfinite(info.rate_hz):
         rate = f"{info.rate_hz:g} Hz set"
     battery = "battery –"
+    low = False
     if link is not None and link.battery_pct is not None:
-        battery = f"battery {link.battery_pct:.0f} %"
-    return SensorRow(role, title, device, state, text, tone, rate, loss, battery)
+        low = link.battery_low
+        battery = f"battery {link.battery_pct:.0f} %" + (" (low)" if low else "")
+    signal = ""
+    if link is not None and link.rssi_dbm is not None and link.connected:
+        signal = f"{link.rssi_dbm:.0f} dBm"
+    return SensorRow(role, title, device, state, text, tone, rate, loss, battery, low, signal)
 
 
 def sensor_rows(feed: DashboardFeed) -> list[SensorRow]:

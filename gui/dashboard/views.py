@@ -166,6 +166,10 @@ class DashboardPanel(QtWidgets.QWidget):
             "card_title": self.card.title.text(),
             "advice": self.card.card.advice if self.card.card else [],
             "alert": self.feed.alert[0] if self.feed.alert else None,
+            "straps": {
+                role: {"battery": box.battery.text(), "signal": box.signal.text()}
+                for role, box in self.sensors.boxes.items()
+            },
             "samples": dict(self.feed.samples_in),
             "frames": f.frames,
             "fps": round(f.fps(over_s=5.0), 1),

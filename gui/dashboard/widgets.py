@@ -74,7 +74,7 @@ def _set_colour(label: QtWidgets.QLabel, size: int, colour: str, bold: bool = Fa
 
 
 class SensorBox(QtWidgets.QFrame):
-    """One strap: title, link state (coloured), device, rate, loss and battery."""
+    """One strap: title, link state (coloured), device, signal, rate, loss and battery."""
 
     def __init__(self, role: str) -> None:
         super().__init__()
@@ -86,9 +86,11 @@ class SensorBox(QtWidgets.QFrame):
         self.rate = _label("", 9)
         self.loss = _label("", 9)
         self.battery = _label("", 9)
+        self.signal = _label("", 8, colour="#707070")
         lay.addWidget(self.title, 0, 0)
         lay.addWidget(self.device, 0, 1, 1, 2, QtCore.Qt.AlignRight)
-        lay.addWidget(self.state, 1, 0, 1, 3)
+        lay.addWidget(self.state, 1, 0, 1, 2)
+        lay.addWidget(self.signal, 1, 2, QtCore.Qt.AlignRight)
         lay.addWidget(self.rate, 2, 0)
         lay.addWidget(self.loss, 2, 1)
         lay.addWidget(self.battery, 2, 2, QtCore.Qt.AlignRight)
@@ -104,6 +106,9 @@ class SensorBox(QtWidgets.QFrame):
         self.rate.setText(row.rate)
         self.loss.setText(row.loss)
         self.battery.setText(row.battery)
+        colour = TONE_COLOURS["poor"] if row.battery_low else "#303030"
+        _set_colour(self.battery, 9, colour, bold=row.battery_low)
+        self.signal.setText(row.signal)
 
 
 class SensorPanel(QtWidgets.QWidget):

@@ -39,7 +39,7 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from collector.constants import G_MPS2
-from collector.protocols import movella, strap, witmotion
+from collector.protocols import movella, polar, strap, witmotion
 from collector.simulator import SimConfig, simulate
 from tests.ble import firmware_core
 from tests.ble.linkmodel import LinkModel
@@ -130,6 +130,7 @@ class Peripheral:
         self.connected = False
         self.away_until = 0.0
         self.advertising = cfg.get("advertising", True)
+        self.battery_pct = int(cfg.get("battery_pct", 87))  # SetBattery changes it
         self.chars: dict[str, str] = {}  # uuid → path
         self.notifying: set[str] = set()
         self.link = LinkModel()
@@ -191,6 +192,18 @@ class Peripheral:
 
     def read(self, uuid: str) -> bytes:
         return b""
+
+    battery_uuid = ""  # the characteristic that carries the battery level (none: not read)
+
+    def battery_value(self) -> bytes:
+        """The battery characteristic's value (the standard Battery Level: one byte, %)."""
+        return bytes([self.battery_pct])
+
+    def set_battery(self, pct: int) -> None:
+        """The battery is at ``pct`` %: notify it if the host subscribed."""
+        self.battery_pct = int(pct)
+        if self.battery_uuid:
+            self.notify(self.battery_uuid, self.battery_value())
 
     def write(self, uuid: str, data: bytes) -> None:
         pass
@@ -308,6 +321,7 @@ class StrapPeripheral(Peripheral):
         strap.FIRMWARE_REVISION_UUID: firmware_core.FIRMWARE_REVISION,
         strap.MODEL_NUMBER_UUID: firmware_core.MODEL_NUMBER,
     }
+    battery_uuid = strap.BATTERY_LEVEL_UUID
 
     def bad_header(self, data: bytes) -> bytes:
         out = bytearray(data)
@@ -332,8 +346,27 @@ class StrapPeripheral(Peripheral):
             rate_max_hz=max(strap.RATE_MAX_HZ, int(self.override_rate or 0)),
             notify_interval_us=round(per * 1e6 / (self.override_rate or 100)) if per else None,
         )
-        self.core.set_battery_mv(int(cfg.get("battery_mv", 3985)))
+        # the cell's voltage (the core turns it into %): given, or the one the core reads as
+        # battery_pct (what SetBattery and the other peers' tests speak)
+        mv = cfg.get("battery_mv")
+        self.core.set_battery_mv(int(mv) if mv is not None else self._mv_for(self.battery_pct))
         self.stats["core"] = self.core.stats()  # refreshed on every control write (pings: 20/s)
+
+    @staticmethod
+    def _mv_for(pct: int) -> int:
+        """The lowest cell voltage (mV) the firmware core reads as ``pct`` % or more."""
+        return next((mv for mv in range(3000, 4301) if firmware_core.battery_percent(mv) >= pct),
+                    4300)  # fmt: skip
+
+    def battery_value(self) -> bytes:
+        return self.core.read(firmware_core.BATTERY)
+
+    def set_battery(self, pct: int) -> None:
+        # the core notifies a level that moved by FM_CORE_BATTERY_STEP (2) points or more
+        self.battery_pct = int(pct)
+        self.core.set_battery_mv(self._mv_for(self.battery_pct))
+        for value in self.core.take_all(firmware_core.BATTERY):
+            self.notify(self.battery_uuid, value)
 
     def device_us(self, tau: float) -> int:
         """The device's µs clock at emulator time ``tau`` (the core takes it modulo 2³²)."""
@@ -494,6 +527,10 @@ class WitMotionPeripheral(Peripheral):
                 if lo == witmotion.REG_RATE:
                     self.notify(witmotion.NOTIFY_UUID,
                                 witmotion.encode_register_reply(lo, [self.rate_code]))  # fmt: skip
+                elif lo == 0x64:  # the battery register: cell voltage in 10 mV
+                    volts = float(self.cfg.get("battery_v", 3.87))
+                    reply = witmotion.encode_register_reply(lo, [round(volts * 100)])
+                    self.notify(witmotion.NOTIFY_UUID, reply)
             elif (
                 reg == witmotion.REG_RATE
                 and self.now() < self.unlocked_until
@@ -553,8 +590,13 @@ class MovellaPeripheral(Peripheral):
     )  # fmt: skip
 
     data_uuid = movella.MEDIUM_PAYLOAD_UUID
+    battery_uuid = movella.BATTERY_UUID
     overlong_max = 20
     FAR_US = 10_000_000  # a corrupted timestamp is at least this far (µs) from the true one
+
+    def battery_value(self) -> bytes:
+        # DOT BLE spec: battery level (%), charging status (0 not charging, 1 charging)
+        return bytes([self.battery_pct, int(self.cfg.get("charging", False))])
 
     def bad_header(self, data: bytes) -> bytes:
         # no header: the timestamp is what ties a payload to the stream
@@ -595,7 +637,7 @@ class MovellaPeripheral(Peripheral):
         if uuid == movella.CONTROL_UUID:
             return bytes([1, int(self.stream_task is not None), self.mode])
         if uuid == movella.BATTERY_UUID:
-            return bytes([64, 0])
+            return self.battery_value()
         return b""
 
     def write(self, uuid: str, data: bytes) -> None:
@@ -635,6 +677,280 @@ class MovellaPeripheral(Peripheral):
             await self.send_data(movella.MEDIUM_PAYLOAD_UUID, pkt, tau + 0.0003, values)
 
 
+class PolarPeripheral(Peripheral):
+    """A Polar Verity Sense: the PMD control point (features, settings, start/stop, SDK mode) and
+    ACC and GYRO frames on the data characteristic, on one IMU sample grid of the sensor's ns
+    clock (since 2000). ACC frames are delta-compressed (type 0x81, mG) or, with
+    ``compressed: false``, uncompressed int16 mG (0x01); GYRO frames are compressed type 0x80
+    (int16 counts × the FACTOR its start answer gives, full scale / 32768). Frames hold
+    ``acc_per_frame``/``gyro_per_frame`` samples (so the two streams' frames do not line up),
+    deltas cut into blocks of 1–15 samples, each as narrow as its deltas allow; GYRO samples
+    may be taken ``gyro_offset_s`` after the ACC ones. ``features`` narrows what the control
+    point says is supported (an H10 has no GYRO).
+    """
+
+    kind = "polar"
+    services = (
+        (polar.SERVICE_UUID, [(polar.CONTROL_UUID, ["read", "write", "indicate"]),
+                              (polar.DATA_UUID, ["notify"])]),
+        ("0000180f-0000-1000-8000-00805f9b34fb", [(strap.BATTERY_LEVEL_UUID, ["read", "notify"])]),
+        ("0000180a-0000-1000-8000-00805f9b34fb", [(strap.FIRMWARE_REVISION_UUID, ["read"])]),
+    )  # fmt: skip
+
+    data_uuid = polar.DATA_UUID
+    battery_uuid = strap.BATTERY_LEVEL_UUID  # the standard Battery Level 0x2A19
+    overlong_max = 12
+    FAR_NS = 10_000_000_000  # a garbled timestamp is at least this far (ns) from the true one
+    SDK_RANGES: ClassVar = {polar.ACC: (2, 4, 8, 16), polar.GYRO: (250, 500, 1000, 2000)}
+    NORMAL_RANGES: ClassVar = {polar.ACC: (8,), polar.GYRO: (2000,)}
+    # the frame types Polar's SDK parses (uncompressed ACC types 0–2: int8, int16, int24)
+    FRAME_TYPES: ClassVar = {polar.ACC: (0x00, 0x01, 0x02, 0x80, 0x81), polar.GYRO: (0x80, 0x81)}
+
+    def __init__(self, emu: Emulator, cfg: dict[str, Any]) -> None:
+        super().__init__(emu, cfg)
+        if "clock_offset_s" not in cfg:  # the sensor's clock: seconds since 2000 (≈ 2025)
+            self.clock_offset_s = 7.9e8 + float(self.rng.uniform(0, 1e6))
+        names = cfg.get("features", ["ACC", "GYRO", "MAG", "PPG", "PPI", "SDK mode"])
+        self.features = {t for t, n in polar.TYPE_NAMES.items() if n in names}
+        self.sdk = False
+        self.compressed = bool(cfg.get("compressed", True))
+        self.per_frame = {polar.ACC: int(cfg.get("acc_per_frame", 36)),
+                          polar.GYRO: int(cfg.get("gyro_per_frame", 24))}  # fmt: skip
+        self.gyro_offset_s = float(cfg.get("gyro_offset_s", 0.0))
+        self.settings: dict[int, tuple[int, int]] = {}  # streaming type → (rate Hz, range)
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self._grid: tuple[float, int, int] | None = None  # sensor time of sample 0, rate, sim
+        self.uuids = []
+        self.manufacturer = {polar.COMPANY_ID: b"\x33\x1e"}
+
+    # -- control point --------------------------------------------------------------------------
+
+    def read(self, uuid: str) -> bytes:
+        if uuid == polar.CONTROL_UUID:
+            return polar.encode_features(self.features)
+        if uuid == strap.BATTERY_LEVEL_UUID:
+            return self.battery_value()
+        if uuid == strap.FIRMWARE_REVISION_UUID:
+            return b"2.1.0"
+        return b""
+
+    def offered(self, mtype: int, sdk: bool) -> dict[int, tuple[int, ...]]:
+        rates = polar.SDK_RATES_HZ if sdk else polar.NORMAL_RATES_HZ
+        ranges = (self.SDK_RANGES if sdk else self.NORMAL_RANGES)[mtype]
+        return {polar.SAMPLE_RATE: rates, polar.RESOLUTION: (16,), polar.RANGE: ranges,
+                polar.CHANNELS: (3,)}  # fmt: skip
+
+    def factor(self, mtype: int, range_: int) -> float | None:
+        """GYRO counts → deg/s (full scale over 32768); ACC is sent in mG (no factor)."""
+        return range_ / 32768.0 if mtype == polar.GYRO else None
+
+    def write(self, uuid: str, data: bytes) -> None:
+        if uuid != polar.CONTROL_UUID or len(data) < 2:
+            return
+        self.stats["writes"].append(data.hex())
+        op, mtype = data[0], data[1]
+        status, params = polar.SUCCESS, b""
+        if mtype not in self.features:
+            status = 2 if mtype not in polar.TYPE_NAMES else 3  # invalid type, not supported
+        elif op in (polar.OP_GET_SETTINGS, polar.OP_GET_SDK_SETTINGS):
+            if mtype in (polar.ACC, polar.GYRO):
+                sdk = self.sdk or op == polar.OP_GET_SDK_SETTINGS
+                params = polar.encode_settings(self.offered(mtype, sdk))
+        elif op == polar.OP_START and mtype == polar.SDK_MODE:
+            if self.sdk:
+                status = polar.ALREADY_IN_STATE
+            else:  # entering SDK mode closes every stream
+                self.sdk = True
+                self.stop_all()
+        elif op == polar.OP_STOP and mtype == polar.SDK_MODE:
+            if not self.sdk:
+                status = polar.ALREADY_IN_STATE
+            else:
+                self.sdk = False
+                self.stop_all()
+        elif op == polar.OP_START and mtype in (polar.ACC, polar.GYRO):
+            status, params = self.start(mtype, polar.parse_settings(data[2:]))
+        elif op == polar.OP_STOP and mtype in (polar.ACC, polar.GYRO):
+            task = self.tasks.pop(mtype, None)
+            self.settings.pop(mtype, None)
+            if task is None:
+                status = polar.ALREADY_IN_STATE
+            else:
+                task.cancel()
+        else:
+            status = 1  # invalid op code
+        self.notify(polar.CONTROL_UUID, polar.encode_response(op, mtype, status, params))
+
+    def start(self, mtype: int, got: dict[int, tuple[float, ...]] | None) -> tuple[int, bytes]:
+        """Start a stream with the settings asked for: (status, answer parameters)."""
+        if mtype in self.tasks:
+            return polar.ALREADY_IN_STATE, b""
+        offer = self.offered(mtype, self.sdk)
+        if got is None:
+            return 5, b""  # invalid parameter
+        rate = int(got.get(polar.SAMPLE_RATE, (0,))[0])
+        range_ = int(got.get(polar.RANGE, (0,))[0])
+        if rate not in offer[polar.SAMPLE_RATE]:
+            return 8, b""  # invalid sample rate
+        if got.get(polar.RESOLUTION, (16,))[0] != 16:
+            return 7, b""
+        if range_ not in offer[polar.RANGE]:
+            return 9, b""
+        self.settings[mtype] = (rate, range_)
+        self.tasks[mtype] = asyncio.get_running_loop().create_task(self._stream(mtype))
+        f = self.factor(mtype, range_)
+        return polar.SUCCESS, (polar.encode_settings({polar.FACTOR: f}) if f else b"")
+
+    def stop_all(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        self.tasks.clear()
+        self.settings.clear()
+
+    def on_disconnect(self) -> None:
+        super().on_disconnect()
+        self.stop_all()  # streams end with the connection; SDK mode stays on
+
+    # -- streaming ------------------------------------------------------------------------------
+
+    def grid(self, rate: int) -> tuple[float, int, int]:
+        """(sensor time of IMU sample 0, rate, simulator sample played as sample 0): one grid
+        for both streams, kept while the rate stays, so the motion goes on across reconnections.
+        """
+        if self._grid is None or self._grid[1] != rate:
+            s = sim_stream(self.sim, self.role, rate, 16.0, 2000.0)
+            now, t_sim0 = self.now(), float(s.time_s[0])
+            motion0 = self.emu.motion_start(now - t_sim0)
+            offset = max(0, math.ceil((now - motion0 - t_sim0) * rate - 1e-9))
+            dev0 = self.device_time(motion0 + t_sim0 + offset / rate)
+            self._grid = (dev0, rate, offset)
+            self.stats["streams"].append(
+                {"first_index": 0, "device_t0_s": dev0, "rate_hz": rate, "sim_offset": offset}
+            )
+        return self._grid
+
+    async def _stream(self, mtype: int) -> None:
+        rate, range_ = self.settings[mtype]
+        dev0, _, sim_offset = self.grid(rate)
+        s = sim_stream(self.sim, self.role, rate, 16.0, 2000.0)
+        n_sim = len(s.acc_mps2)
+        per = self.per_frame[mtype]
+        shift = self.gyro_offset_s if mtype == polar.GYRO else 0.0
+        factor = self.factor(mtype, range_)
+        k = max(0, math.ceil((self.device_time(self.now()) - dev0) * rate))
+        while True:
+            ks = k + np.arange(per)
+            dev_t = dev0 + ks / rate + shift
+            tau = self.emu_time(dev_t)
+            wait = float(tau[-1]) - self.now()
+            if wait > 0:  # the frame is filled as its samples are taken: a tap meanwhile shows
+                await asyncio.sleep(wait)
+            idx = (sim_offset + ks) % n_sim
+            if mtype == polar.ACC:
+                mg = s.acc_mps2[idx] / G_MPS2 * 1000.0
+                mg[:, 0] += self.tap_jolt_g(tau) * 1000.0
+                counts = np.clip(np.rint(mg), -1000 * range_, 1000 * range_).astype(np.int64)
+            else:
+                counts = np.clip(np.rint(s.gyro_dps[idx] / factor), -32768, 32767).astype(np.int64)
+            t_ns = round(float(dev_t[-1]) * 1e9)
+            if mtype == polar.ACC and not self.compressed:
+                pkt = polar.encode_raw(mtype, t_ns, counts, frame_type=1)
+            else:
+                sizes = self.block_sizes(per - 1)
+                ftype = 1 if mtype == polar.ACC else 0
+                pkt = polar.encode_delta(mtype, t_ns, counts, sizes, frame_type=ftype)
+            values = {"mtype": mtype, "t_ns": t_ns, "k": int(ks[0]), "counts": counts.tolist(),
+                      "factor": factor, "range": range_}  # fmt: skip
+            k += per
+            await self.send_data(polar.DATA_UUID, pkt, float(tau[-1]) + 0.0003, values)
+
+    def block_sizes(self, n: int) -> list[int]:
+        """Delta blocks of 1–15 samples adding up to ``n``."""
+        sizes = []
+        while n > 0:
+            sizes.append(min(n, int(self.rng.integers(1, 16))))
+            n -= sizes[-1]
+        return sizes
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def bad_header(self, data: bytes) -> bytes:
+        out = bytearray(data)
+        if self.fault_rng.random() < 0.5:  # a measurement type that is neither ACC nor GYRO
+            out[0] = int(self.fault_rng.choice([b for b in range(256) if b not in (2, 5)]))
+        else:  # a frame type not decoded
+            types = self.FRAME_TYPES[data[0]]
+            out[9] = int(self.fault_rng.choice([b for b in range(256) if b not in types]))
+        return bytes(out)
+
+    def breaks_rule(self, out: bytes, original: bytes) -> bool:
+        # PMD spec: type ACC or GYRO, a frame type the SDK decodes, whole samples or exactly a
+        # reference sample and whole delta blocks (1–255 samples, ≤ 32 bits), values within twice
+        # the stream's full scale, and a timestamp that follows the stream
+        if len(out) < 11 or out[0] not in (2, 5) or out[9] not in self.FRAME_TYPES[out[0]]:
+            return True
+        mtype, ftype, content = out[0], out[9], out[10:]
+        # compressed: 16-bit integers (GYRO type 1: float32); uncompressed types 0–2: 8–24 bits
+        compressed_bits = 32 if (mtype, ftype) == (5, 0x81) else 16
+        bits = compressed_bits if ftype & 0x80 else (8, 16, 24)[ftype]
+        nbytes = bits // 8
+        if ftype & 0x80:
+            samples = self._plain_delta_decode(content, nbytes)
+            if samples is None:
+                return True
+        else:
+            if len(content) % (3 * nbytes):
+                return True
+            samples = [[int.from_bytes(content[i + c * nbytes : i + (c + 1) * nbytes], "little",
+                                       signed=True) for c in range(3)]
+                       for i in range(0, len(content), 3 * nbytes)]  # fmt: skip
+        rate_range = self.settings.get(mtype) or (0, 16 if mtype == 2 else 2000)
+        limit = 2 * rate_range[1] * (1000 if mtype == 2 else 1)
+        factor = self.factor(mtype, rate_range[1]) or 1.0
+        for sample in samples:
+            for v in sample:
+                if (mtype, ftype) == (5, 0x81):
+                    v = struct.unpack("<f", struct.pack("<I", v & 0xFFFFFFFF))[0]
+                scaled = v * (factor if ftype & 0x80 else 1.0) * (1000 if ftype == 0x80 and
+                                                                   mtype == 2 else 1)  # fmt: skip
+                if not math.isfinite(scaled) or abs(scaled) > limit:
+                    return True
+        t, true = int.from_bytes(out[1:9], "little"), int.from_bytes(original[1:9], "little")
+        return abs(t - true) >= self.FAR_NS
+
+    @staticmethod
+    def _plain_delta_decode(content: bytes, nbytes: int) -> list[list[int]] | None:
+        """Reference sample and delta blocks, one bit at a time (None if not exactly that)."""
+        if len(content) < 3 * nbytes:
+            return None
+        bits = 8 * nbytes
+        ref = [int.from_bytes(content[c * nbytes : (c + 1) * nbytes], "little", signed=bits < 32)
+               for c in range(3)]  # fmt: skip
+        samples, pos = [ref], 3 * nbytes
+        while pos < len(content):
+            if pos + 2 > len(content):
+                return None
+            width, count = content[pos], content[pos + 1]
+            size = (width * count * 3 + 7) // 8
+            if width > 32 or count == 0 or pos + 2 + size > len(content):
+                return None
+            stream = content[pos + 2 : pos + 2 + size]
+            bit = 0
+            for _ in range(count):
+                sample = []
+                for c in range(3):
+                    v = 0
+                    for i in range(width):
+                        v |= ((stream[(bit + i) // 8] >> ((bit + i) % 8)) & 1) << i
+                    if width and v >= 1 << (width - 1):
+                        v -= 1 << width
+                    bit += width
+                    sample.append(samples[-1][c] + v)
+                samples.append(sample)
+            pos += 2 + size
+        return samples
+
+
 class OtherPeripheral(Peripheral):
     """Some other BLE device (a heart-rate band): not a sensor flossmeter supports."""
 
@@ -648,8 +964,11 @@ class OtherPeripheral(Peripheral):
 
 
 KINDS = {
-    c.kind: c for c in (StrapPeripheral, WitMotionPeripheral, MovellaPeripheral, OtherPeripheral)
-}
+    c.kind: c
+    for c in (
+        StrapPeripheral, WitMotionPeripheral, MovellaPeripheral, PolarPeripheral, OtherPeripheral,
+    )
+}  # fmt: skip
 
 
 @dataclass
@@ -739,20 +1058,29 @@ class Emulator:
             self.signal("/", OM, "InterfacesAdded", "oa{sa{sv}}", [dev.path, {DEVICE: props}])
 
     async def _advertise(self) -> None:
-        """While discovering, each advertising device reports RSSI about every 100 ms."""
+        """While discovering, each advertising device reports RSSI about every 100 ms (a
+        connected one too if it keeps advertising: ``rssi_while_connected``)."""
         while True:
             await asyncio.sleep(0.1)
             if not self.discovering:
                 continue
             now = time.monotonic() - self.t_boot
             for dev in self.devices.values():
+                if dev.connected and dev.cfg.get("rssi_while_connected"):
+                    # a sensor that keeps advertising while connected: BlueZ reports its RSSI
+                    self.set_props(dev.path, DEVICE, {"RSSI": Variant("n", self.rssi_of(dev))})
+                    continue
                 if dev.connected or not dev.advertising or now < dev.away_until:
                     continue
                 if dev.path not in self.objects:
                     self.add_device_object(dev)
                     continue
-                rssi = int(dev.cfg.get("rssi", -60)) + int(dev.rng.integers(-3, 4))
-                self.set_props(dev.path, DEVICE, {"RSSI": Variant("n", rssi)})
+                self.set_props(dev.path, DEVICE, {"RSSI": Variant("n", self.rssi_of(dev))})
+
+    @staticmethod
+    def rssi_of(dev: Peripheral) -> int:
+        """The device's RSSI now (dBm): its ``rssi`` (SetRssi changes it) ± 3 dB."""
+        return int(dev.cfg.get("rssi", -60)) + int(dev.rng.integers(-3, 4))
 
     # -- connection life cycle ----------------------------------------------------------------
 
@@ -909,6 +1237,10 @@ class Emulator:
             self._by_address(body[0]).advertising = bool(body[1])
         elif m == "Tap":
             self._by_address(body[0]).tap()
+        elif m == "SetBattery":
+            self._by_address(body[0]).set_battery(int(body[1]))
+        elif m == "SetRssi":
+            self._by_address(body[0]).cfg["rssi"] = int(body[1])
         elif m == "Stats":
             out = {
                 "t_boot": self.t_boot,

@@ -48,6 +48,13 @@ def movella_device(address: str, stream: str, seed: int = 3, **kw: Any) -> dict[
             "stream": stream, "seed": seed, "sim": {"seed": seed}, **kw}  # fmt: skip
 
 
+def polar_device(address: str, stream: str, seed: int = 3, **kw: Any) -> dict[str, Any]:
+    """An emulated Polar Verity Sense (advertised as ``Polar Sense`` and an 8-hex-digit id)."""
+    name = kw.pop("name", f"Polar Sense {address.replace(':', '')[-8:]}")
+    return {"kind": "polar", "address": address, "name": name, "stream": stream,
+            "seed": seed, "sim": {"seed": seed}, **kw}  # fmt: skip
+
+
 def proc_cpu_s(pid: int) -> float:
     """CPU time (user + system, s) a process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -138,6 +145,14 @@ class Bluez:
                 self.close_control()  # its connection belongs to this event loop
 
         return asyncio.run(call())
+
+    async def set_battery(self, address: str, pct: int) -> None:
+        """The device's battery is now at ``pct`` % (notified if the host subscribed)."""
+        await self._call("SetBattery", "si", [address, pct])
+
+    async def set_rssi(self, address: str, rssi_dbm: int) -> None:
+        """The device's signal is now ``rssi_dbm`` dBm (± 3 dB jitter)."""
+        await self._call("SetRssi", "si", [address, rssi_dbm])
 
     async def set_faults(self, address: str, **faults: Any) -> None:
         await self._call("SetFaults", "ss", [address, json.dumps(faults)])

@@ -14,16 +14,24 @@ import numpy as np
 import pytest
 
 from collector.ble import BleSource
-from collector.ble_links import EVENTS_PER_S, LOG_FIRST, MovellaLink, StrapLink, WitMotionLink
+from collector.ble_links import (
+    EVENTS_PER_S,
+    LOG_FIRST,
+    MovellaLink,
+    PolarLink,
+    StrapLink,
+    WitMotionLink,
+)
 from collector.clock import ArrivalClock
 from collector.constants import G_MPS2
 from collector.hub import Hub
 from collector.model import SampleBlock
-from collector.protocols import movella, witmotion
+from collector.protocols import movella, polar, witmotion
 from tests.ble.harness import (
     SHIN,
     Collect,
     movella_device,
+    polar_device,
     strap_device,
     witmotion_device,
 )
@@ -35,13 +43,14 @@ FAMILIES = {
     "witmotion": (witmotion_device, 100, {1}),
     "movella": (movella_device, 60, set()),
 }
+POLAR = (polar_device, 104, set())  # its own test: two streams make one block
 MALFORMED_P = 0.04
 
 
-def stream(bluez, family):
-    make, rate, _ = FAMILIES[family]
-    faults = {"malformed_p": MALFORMED_P, "seed": 5}
-    bluez.start([make(SHIN, "shin", seed=4, drift_ppm=60, faults=faults)])
+def stream(bluez, family, malformed_p=MALFORMED_P, **device):
+    make, rate, _ = POLAR if family == "polar" else FAMILIES[family]
+    faults = {"malformed_p": malformed_p, "seed": 5}
+    bluez.start([make(SHIN, "shin", seed=4, drift_ppm=60, faults=faults, **device)])
 
     async def run():
         async with BleSource({"shin": SHIN}, rate_hz=rate) as src:
@@ -143,6 +152,90 @@ def test_every_valid_notification_is_exactly_its_samples_and_no_more(bluez, fami
     assert late.min() > -0.15 and late.max() < 0.5  # a wrong time base: off by the time away
 
 
+def polar_truth(sent, rate):
+    """Per stream, sample number on the sensor's IMU grid → (values, sensor time in s), for the
+    valid frames; and every valid frame's bytes per stream, in the order sent."""
+    truth = {polar.ACC: {}, polar.GYRO: {}}
+    frames = {polar.ACC: [], polar.GYRO: []}
+    for e in sent:
+        if not e["valid"]:
+            continue
+        v = e["values"]
+        counts = np.array(v["counts"], dtype=float)
+        n = len(counts)
+        for j in range(n):
+            t_s = (v["t_ns"] - (n - 1 - j) * 1e9 / rate) * 1e-9
+            if v["mtype"] == polar.ACC:
+                value = counts[j] * G_MPS2 / 1000  # mG → m/s²
+            else:
+                value = counts[j] * v["factor"]  # counts × the start answer's factor → °/s
+            truth[v["mtype"]][v["k"] + j] = (value, t_s)
+        frames[v["mtype"]].append(e["hex"])
+    return truth, frames
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compressed", [True, False])
+def test_polar_every_valid_frame_is_kept_once_and_its_samples_paired_exactly(bluez, compressed):
+    # small frames (6 ACC, 4 GYRO samples: they line up only every 12) so that ~12 s carry ~450
+    # frames, ~35 of them garbled
+    sink, link, t0, sent, emu = stream(bluez, "polar", 0.08, compressed=compressed,
+                                       acc_per_frame=6, gyro_per_frame=4)  # fmt: skip
+    rate = POLAR[1]
+    dev = emu["devices"][SHIN]
+    assert dev["connects"] == 2 and dev["disconnects"] == 1
+    assert dev["malformed"] == sum(not e["valid"] for e in sent) > 0
+    assert sorted({e["how"] for e in sent} - {""}) == ["header", "overlong", "random", "truncated"]
+    bad = [e for e in sent if not e["valid"]]
+    truth, frames = polar_truth(sent, rate)
+    blocks, errors = sink.blocks, sink.kinds("error")
+
+    # 1. every valid frame of either stream is kept exactly once, in the order sent, in the raw
+    #    records of the blocks; no malformed one is; only frames of the last moments still wait
+    kept = {polar.ACC: [], polar.GYRO: []}
+    for b in blocks:
+        assert b.raw_format == polar.RAW_FORMAT
+        for tag, rec in polar.unpack_records(b.raw):
+            if tag == polar.REC_DATA:
+                kept[rec[0]].append(rec.hex())
+    for mtype, hexes in frames.items():
+        assert hexes[: len(kept[mtype])] == kept[mtype]
+        assert len(hexes) - len(kept[mtype]) <= 4
+    # 2. every malformed frame exactly one counted error
+    assert sorted(e.detail["bytes"] for e in errors) == sorted(e["hex"][:128] for e in bad)
+    assert all(e.detail["count"] == 1 for e in errors)
+    assert link.stats.malformed == len(bad) == len(errors)
+    assert link.stats.notifications == len(sent)
+    # 3. the samples are exactly those both streams delivered, paired at the same grid sample,
+    #    with the exact values and the sensor time of the ACC sample
+    stream0 = dev["streams"][0]
+    dev_t = np.concatenate([b.device_time_s for b in blocks])
+    k = np.rint((dev_t - stream0["device_t0_s"]) * rate).astype(int)
+    both = sorted(set(truth[polar.ACC]) & set(truth[polar.GYRO]))
+    assert k.tolist() == both[: len(k)] and len(both) - len(k) <= 6
+    acc = np.concatenate([b.acc_mps2 for b in blocks])
+    gyro = np.concatenate([b.gyro_dps for b in blocks])
+    np.testing.assert_allclose(acc, [truth[polar.ACC][i][0] for i in k], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(gyro, [truth[polar.GYRO][i][0] for i in k], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(dev_t, [truth[polar.ACC][i][1] for i in k], rtol=0, atol=1e-6)
+    # samples whose partner frame was malformed are missing, and counted
+    lone = set(truth[polar.ACC]) ^ set(truth[polar.GYRO])
+    assert link.stats.unpaired >= len([i for i in lone if i <= k[-1]]) > 0
+    # 4. the counter is the grid: a malformed frame is a gap of its samples, the reconnection
+    #    a gap of the time away (measured by the sensor's clock)
+    idx = np.concatenate([b.sample_index for b in blocks])
+    np.testing.assert_array_equal(idx, k - k[0])
+    subs = [e["sub"] for e in sent]
+    assert subs[0] == 1 and subs[-1] == 2
+    # 5. one session time base before and after the reconnection: each sample mapped to when
+    #    the emulator's sensor took it (both clocks CLOCK_MONOTONIC), late by at most the link
+    t = np.concatenate([b.time_s for b in blocks])
+    assert (np.diff(t) > 0).all()
+    tau = (dev_t - dev["clock_offset_s"]) / (1 + dev["drift_ppm"] * 1e-6)
+    late = t - (emu["t_boot"] + tau - t0)
+    assert late.min() > -0.01 and late.max() < 0.08
+
+
 # -- the links without BLE: notifications in, blocks and counted errors out -----------------------
 
 
@@ -236,3 +329,87 @@ def test_malformed_notifications_are_counted_exactly_and_reported_rate_limited(c
     assert len(caplog.records) <= LOG_FIRST + 2  # one by one, then summaries every 10 s
     link.decode_pending([(21.0, bytes(40))])
     assert f"{1500 - LOG_FIRST + 1} malformed" in caplog.records[-1].getMessage()
+
+
+def polar_frames(rate, seconds, acc_per=13, gyro_per=9, gyro_offset_s=0.002, t0_s=790e6):
+    """ACC and GYRO frames of a sensor at ``rate`` on one grid (GYRO ``gyro_offset_s`` later),
+    in arrival order (each 5 ms after its last sample): (arrival, bytes, stream, first k, n)."""
+    n = int(seconds * rate)
+    acc = np.stack([np.arange(n) % 500, -(np.arange(n) % 300), np.full(n, 1000)], axis=1)
+    gyro = np.stack([np.arange(n) % 200, np.zeros(n, int), -(np.arange(n) % 100)], axis=1)
+    out = []
+    for mtype, per, values, shift in ((polar.ACC, acc_per, acc, 0.0),
+                                      (polar.GYRO, gyro_per, gyro, gyro_offset_s)):  # fmt: skip
+        for k in range(0, n - per + 1, per):
+            t_last = t0_s + (k + per - 1) / rate + shift
+            t_ns = round(t_last * 1e9)
+            pkt = polar.encode_delta(mtype, t_ns, values[k : k + per], [per - 1],
+                                     frame_type=1 if mtype == polar.ACC else 0)  # fmt: skip
+            out.append((t_last - t0_s + 1.005, pkt, mtype, k, per))
+    out.sort(key=lambda x: x[0])
+    return out, acc, gyro
+
+
+def polar_link(rate=104):
+    link = PolarLink("shin", rate, lambda: 0.0)
+    link.rate_hz = float(rate)
+    for st in link.streams.values():
+        st.period_s = 1 / rate
+    link.factors = {polar.ACC: 1.0, polar.GYRO: 0.5}
+    return link
+
+
+def test_polar_link_pairs_the_streams_and_a_lost_frame_is_a_gap_of_its_samples():
+    frames, acc, gyro = polar_frames(104, 6.0)
+    link = polar_link()
+    lost = [f for f in frames if f[2] == polar.GYRO][20]  # GYRO samples 180–188 never arrive
+    batch = [(a, p[:-3] if f is lost else p) for f in frames for a, p in [f[:2]]]
+    repeat = next(i for i, f in enumerate(frames) if f[2] == polar.ACC and f[3] == 13 * 30)
+    batch.insert(repeat + 1, batch[repeat])  # the same ACC frame delivered twice
+    items = []
+    for i in range(0, len(batch), 7):  # drained a few notifications at a time
+        items += link.decode_pending(batch[i : i + 7])
+    blocks, events = split(items)
+    assert [e.kind for e in events] == ["error", "error"]
+    assert "past the end" in events[0].detail["why"]
+    assert "does not follow" in events[1].detail["why"]
+    k = np.concatenate([b.sample_index for b in blocks])
+    pairs = min(f[3] + f[4] for f in frames if f[2] == polar.GYRO)  # both streams' samples
+    last_gyro = max(f[3] + f[4] for f in frames if f[2] == polar.GYRO)
+    expect = [i for i in range(last_gyro) if not 180 <= i < 189]
+    assert pairs == 9 and k.tolist() == expect[: len(k)] and len(expect) - len(k) < 13
+    np.testing.assert_allclose(np.concatenate([b.acc_mps2 for b in blocks]),
+                               acc[k] * G_MPS2 / 1000, rtol=1e-12)  # fmt: skip
+    np.testing.assert_array_equal(np.concatenate([b.gyro_dps for b in blocks]), gyro[k] * 0.5)
+    dev = np.concatenate([b.device_time_s for b in blocks])
+    np.testing.assert_allclose(dev, 790e6 + k / 104, rtol=0, atol=1e-6)  # the ACC sample's time
+    assert link.stats.unpaired == 9 and link.stats.malformed == 2
+
+
+def test_polar_link_a_clock_set_while_away_restarts_the_mapping():
+    frames, _, _ = polar_frames(104, 6.0)
+    link = polar_link()
+    before = split(link.decode_pending([f[:2] for f in frames]))[0]
+    # reconnected 1 s later; meanwhile another app set the sensor's clock back by a day
+    later, _, _ = polar_frames(104, 3.0, t0_s=790e6 - 86400)
+    for st in link.streams.values():
+        st.fresh = True
+    blocks, events = split(link.decode_pending([(a + 7.0, p) for a, p, *_ in later]))
+    assert [e.kind for e in events] == ["status"] and "clock changed" in events[0].detail["text"]
+    assert link.stats.malformed == 0
+    # the ACC frames still waiting for GYRO are settled on the old clock, then the new one starts
+    old = [b for b in blocks if b.device_time_s[0] > 790e6 - 1]
+    new = [b for b in blocks if b.device_time_s[0] < 790e6 - 1]
+    assert len(old) + len(new) == len(blocks) and len(new) > 0
+    idx_old = np.concatenate([b.sample_index for b in before + old])
+    t_old = np.concatenate([b.time_s for b in before + old])
+    np.testing.assert_allclose(t_old, 1.0 + idx_old / 104, atol=0.01)  # arrivals 5 ms after
+    idx = np.concatenate([b.sample_index for b in new])
+    # the count goes on by the time away, from the arrivals (the sensor's clock cannot tell):
+    # the last ACC frame before ended at sample 623 (arrived 1.005 s + 623/104; its last three
+    # samples had no GYRO partner), the first after at its sample 12 (arrived 7 + 1.005 + 12/104)
+    assert idx_old[-1] == 620
+    assert idx[0] + 12 == 623 + round((7.0 + 12 / 104 - 623 / 104) * 104)
+    assert (np.diff(idx) == 1).all()
+    t = np.concatenate([b.time_s for b in new])
+    np.testing.assert_allclose(t, 8.0 + (idx - idx[0]) / 104, atol=0.01)  # the new mapping

@@ -32,7 +32,7 @@ def lines(out):
 
 @pytest.mark.slow
 def test_a_strap_running_the_reference_core_passes(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin", drift_ppm=60)])
+    bluez.start([strap_device(SHIN, "shin", drift_ppm=60, battery_mv=3985)])
     out = check(flossmeter_cmd, SHIN, "--duration-s", "6")
     assert out.returncode == 0, out.stdout + out.stderr
     v = lines(out.stdout)

@@ -21,7 +21,7 @@ def bluez(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_live_dashboard_on_emulated_straps_shows_a_drop(bluez, tmp_path):
-    bluez.start([strap_device(SHIN, "shin"), strap_device(HEAD, "head")])
+    bluez.start([strap_device(SHIN, "shin", rssi=-58), strap_device(HEAD, "head", battery_pct=12)])
     state = tmp_path / "state.json"
     rec = tmp_path / "ble.flossrec"
     cmd = [sys.executable, "-m", "gui", "live", "--shin", SHIN, "--head", "FLOSS-0002",
@@ -43,6 +43,10 @@ def test_live_dashboard_on_emulated_straps_shows_a_drop(bluez, tmp_path):
     before, final = s["screenshots"][0]["state"], s["final"]
     assert before["samples"]["shin"] > 100 and before["samples"]["head"] > 100
     assert before["calibration"] != "waiting"
+    # each strap's battery (read from its Battery Service) and the signal it connected with
+    assert before["straps"]["shin"]["battery"] == "battery 87 %"
+    assert before["straps"]["head"]["battery"] == "battery 12 % (low)"
+    assert -61 <= int(before["straps"]["shin"]["signal"].split()[0]) <= -55
     assert final["alert"].startswith("Head strap disconnected at ")
     assert final["samples"]["shin"] > before["samples"]["shin"]  # still arriving on screen
     from collector.recording import load_recording
