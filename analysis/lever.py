@@ -38,6 +38,8 @@ def lever_arm(
     axis: np.ndarray,
     jolt_mps2: float = np.inf,
     jolt_window_s: float = 0.2,
+    jolt_max_s: float = 0.1,
+    jolt_max_frac: float = 0.15,
 ) -> tuple[np.ndarray, float]:
     """Lever ``r`` (m, strap frame, ⟂ ``axis``) and the fraction of the linear acceleration's
     variance it explains (0–1).
@@ -45,10 +47,12 @@ def lever_arm(
     ``gyro_dps``: bias-corrected rate; ``rotation_deg``: its integral since the resting pose
     (rows of rotation vectors, deg); ``rest_acc_mps2``: the accelerometer at rest (gravity).
     Angular rate and acceleration come from a Savitzky–Golay fit over 0.15 s (quadratic).
-    Rows whose acceleration lies more than ``jolt_mps2`` from its median over
-    ``jolt_window_s`` (a chair bump jolting the strap for tens of ms; a limb's own
-    acceleration changes over the glide, far more slowly), and the Savitzky–Golay window
-    either side of them, are left out of the fit.
+    Runs of rows whose acceleration lies more than ``jolt_mps2`` from its median over
+    ``jolt_window_s``, no longer than ``jolt_max_s`` (a chair bump jolting the strap for
+    30–80 ms; a limb's own acceleration changes over the glide, far more slowly), and the
+    Savitzky–Golay window either side of them, are left out of the fit — unless they would
+    leave out more than ``jolt_max_frac`` of the rows: a strap shaken for seconds (a hand
+    adjusting it) is not jolted, and it has no lever.
     """
     if len(t) < 8:
         return np.zeros(3), 0.0
@@ -66,7 +70,9 @@ def lever_arm(
     e2 = np.cross(u, e1)
     basis = np.column_stack([e1, e2])
     a, y = m @ basis, linear
-    keep = _without_jolts(acc_mps2, rate, jolt_mps2, jolt_window_s, n)
+    keep = _without_jolts(acc_mps2, rate, jolt_mps2, jolt_window_s, jolt_max_s, n)
+    if keep is not None and keep.mean() < 1.0 - jolt_max_frac:
+        keep = None  # shaken, not jolted
     if keep is not None:
         a, y = a[keep], y[keep]
     a, y = a.reshape(-1, 2), y.reshape(-1)
@@ -109,7 +115,7 @@ def _rate_and_acceleration(
 
 
 def _without_jolts(
-    acc: np.ndarray, rate: float, limit_mps2: float, window_s: float, spread: int
+    acc: np.ndarray, rate: float, limit_mps2: float, window_s: float, max_s: float, spread: int
 ) -> np.ndarray | None:
     """Rows away from a jolt (see :func:`lever_arm`), or None if there is none; None too
     where too few rows would be left to fit."""
@@ -118,6 +124,13 @@ def _without_jolts(
     w = max(3, int(window_s * rate) // 2 * 2 + 1)
     dev = np.linalg.norm(acc - median_filter(acc, size=(w, 1), mode="nearest"), axis=1)
     bad = dev > limit_mps2
+    if not bad.any():
+        return None
+    # only brief runs are jolts
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], bad.astype(np.int8), [0]))))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a > max(1, round(max_s * rate)):
+            bad[a:b] = False
     if not bad.any():
         return None
     # the jolt also reaches the rate's derivative over the smoothing window either side

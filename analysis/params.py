@@ -71,6 +71,10 @@ class RepParams:
     #   this much (RMS; accelerometer noise 0.01–0.04 m/s²). Slow partial glides move it by
     #   ~0.01 m/s² (too gently to tell: a 25 Hz strap then shows no lever); a hand twisting a
     #   strap, jerky, by 0.3 m/s² and more
+    swing_max_s: float = 1.2  # a candidate below lever_below_deg whose knee goes out and back
+    #   within this is a leg swing (0.8–1.5 Hz: 0.3–0.6 s each way), not a rep: the exercise
+    #   glides 1.5–4 s each way, the fastest simulated reps 0.8 s (small true reps measured:
+    #   1.9 s or more under severe sway)
     lever_jolt_g: float = 0.3  # rows where the acceleration leaves its ±0.1 s median by more
     #   than this are left out of the lever fit: a chair bump (1–4 g for 30–80 ms) would swamp
     #   the lever's own 0.01–0.3 g, which changes over the glide, not within 0.1 s

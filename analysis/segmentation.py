@@ -28,7 +28,8 @@ stays put until the knee is back (the rep is counted from it). For someone never
 rise to the strap's background speed (``_levels``); docs/analysis.md, "Real straps and restless
 people".
 
-A candidate becomes a rep only with at least ``min_rom_deg`` of knee range, about a horizontal
+A candidate becomes a rep only with at least ``min_rom_deg`` of knee range (a small one that is
+out and back within ``swing_max_s`` is a leg swing), about a horizontal
 axis (within ``max_axis_tilt_deg``: the knee's axis is horizontal, a strap being turned by hand
 usually is not) that agrees with the knee axis learned from earlier reps (``axis_tol_deg``).
 Where the axis is in doubt (beyond ``axis_doubt_deg``), or the candidate is small (below
@@ -754,6 +755,12 @@ class RepDetector:
         rom = cand.peak + max(cand.below, 0.0)
         if rom < p.min_rom_deg:
             self.rejected.append(Rejected(cand.start_s, end_s, f"range {rom:.0f}°"))
+            return None
+        took = cand.knee_end_s - cand.knee_onset_s
+        if rom < p.lever_below_deg and took < p.swing_max_s:
+            self.rejected.append(
+                Rejected(cand.start_s, end_s, f"a swing: out and back in {took:.1f} s")
+            )
             return None
         v = cols.at("phi", cand.peak_i) - cols.at("phi", self.anchor_i)
         before_bias = bool(self._before_bias(self.anchor_i))

@@ -201,3 +201,19 @@ def test_a_strap_twisted_by_hand_about_the_knee_axis_is_no_rep(rate_hz, sway):
     s = simulate(SimConfig(seed=86, rate_hz=rate_hz, disturbances=d), script)
     assert [f["kind"] for f in s.truth.fidgets] == ["strap_handling"]
     _check_exact(s)
+
+
+@pytest.mark.parametrize("seed,freq_hz", [(91, 1.0), (95, 1.4)])
+def test_leg_swings_on_top_of_restless_sway_are_no_reps(seed, freq_hz):
+    """Leg swings of 12° (24° from one end to the other) with severe sway (5° more): as large
+    as a partial rep, but each out and back within a second or so (these two were counted)."""
+    from collector.exercise import FidgetSpec, RepSpec, SessionScript, SetSpec
+
+    swing = FidgetSpec("leg_swing", 5.0, 12.0, freq_hz=freq_hz)
+    reps = (RepSpec(), RepSpec(knee_rom_deg=30.0), RepSpec())
+    script = SessionScript(
+        (SetSpec(reps, rest_after_s=20.0, fidgets=((5.0, swing),)), SetSpec(reps))
+    )
+    d = disturbances_at("severe", ("sway",))
+    s = simulate(SimConfig(seed=seed, rate_hz=200, disturbances=d), script)
+    _check_exact(s)
