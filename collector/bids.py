@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collector.errors import CollectorError
+from collector.errors import CollectorError, reading
 from collector.gaps import median_rate_hz
 from collector.model import ROLES, Role
 from collector.recording import APP_VERSION, SAMPLE_COLUMNS, Recording
@@ -788,13 +788,8 @@ def _read_matrix(system: _System) -> np.ndarray:
 
     p = system.path
     n_ch = len(system.channels)
-    try:
-        with open(p, encoding="utf-8") as f:
-            first = f.readline()
-    except UnicodeDecodeError:
-        raise CollectorError(f"{p}: not a text file") from None
-    except OSError as e:
-        raise CollectorError(f"{p}: cannot read ({e.strerror or e})") from None
+    with reading(p), open(p, encoding="utf-8") as f:
+        first = f.readline()
     if not first.strip():
         raise CollectorError(f"{p}: empty motion file")
     cells = first.rstrip("\r\n").split("\t")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from collector.errors import CollectorError
+from collector.errors import CollectorError, reading
 from collector.gaps import median_rate_hz
 from collector.model import ROLES
 from collector.recording import SAMPLE_COLUMNS, Recording
@@ -58,13 +58,8 @@ def read_samples_csv(path: str | os.PathLike[str]) -> Recording:
     p = Path(path)
     if not p.is_file():
         raise CollectorError(f"{p}: no such file")
-    try:
-        with open(p, encoding="utf-8") as f:
-            header = f.readline()
-    except UnicodeDecodeError:
-        raise CollectorError(f"{p}: not a text CSV file") from None
-    except OSError as e:
-        raise CollectorError(f"{p}: cannot read ({e.strerror})") from None
+    with reading(p, "text CSV file"), open(p, encoding="utf-8") as f:
+        header = f.readline()
     names = [h.strip() for h in header.strip().split(",")]
     if not header.strip():
         raise CollectorError(f"{p}: empty file")

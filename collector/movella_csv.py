@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collector.errors import CollectorError
+from collector.errors import CollectorError, reading
 from collector.model import ROLES
 from collector.recording import SAMPLE_COLUMNS, Recording
 
@@ -88,22 +88,17 @@ class DotFile:
 def read_header(path: Path) -> DotFile:
     """The header of a DOT export (no data); a file that is not one raises CollectorError."""
     f = DotFile(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            for i, line in enumerate(fh):
-                if i > MAX_HEADER_LINES:
-                    break
-                cells = [c.strip() for c in line.rstrip("\r\n").split(",")]
-                if "SampleTimeFine" in cells:
-                    f.columns, f.data_line = cells, i + 1
-                    return f
-                key = cells[0]
-                if key.endswith(":") and len(cells) > 1:
-                    f.header[key[:-1].strip()] = ",".join(cells[1:]).strip()
-    except UnicodeDecodeError:
-        raise CollectorError(f"{path}: not a text file") from None
-    except OSError as e:
-        raise CollectorError(f"{path}: cannot read ({e.strerror})") from None
+    with reading(path), open(path, encoding="utf-8-sig", newline="") as fh:
+        for i, line in enumerate(fh):
+            if i > MAX_HEADER_LINES:
+                break
+            cells = [c.strip() for c in line.rstrip("\r\n").split(",")]
+            if "SampleTimeFine" in cells:
+                f.columns, f.data_line = cells, i + 1
+                return f
+            key = cells[0]
+            if key.endswith(":") and len(cells) > 1:
+                f.header[key[:-1].strip()] = ",".join(cells[1:]).strip()
     raise CollectorError(
         f"{path}: not a Movella DOT export (no PacketCounter,SampleTimeFine,… column line in "
         f"its first {MAX_HEADER_LINES} lines)"
