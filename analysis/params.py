@@ -67,10 +67,10 @@ class RepParams:
     #   whatever its axis, where one would be seen (lever_visible_mps2): a strap twisted by
     #   hand (15–40°) about an axis that happens to lie within axis_doubt_deg of the knee's
     #   passes the axis tests
-    lever_visible_mps2: float = 0.1  # ... seen: a min_lever_m lever would move the strap by
+    lever_visible_mps2: float = 0.15  # ... seen: a min_lever_m lever would move the strap by
     #   this much (RMS; accelerometer noise 0.01–0.04 m/s²). Slow partial glides move it by
-    #   ~0.01 m/s² (too gently to tell: a 25 Hz strap then shows no lever); a hand twisting a
-    #   strap, jerky, by 0.3 m/s² and more
+    #   ~0.01 m/s² (too gently to tell: a 25 Hz strap then shows no lever), up to 0.13 with
+    #   severe sway on top; a hand twisting a strap, jerky, by 0.25 m/s² and more
     swing_max_s: float = 1.2  # a candidate below lever_below_deg whose knee goes out and back
     #   within this is a leg swing (0.8–1.5 Hz: 0.3–0.6 s each way), not a rep: the exercise
     #   glides 1.5–4 s each way, the fastest simulated reps 0.8 s (small true reps measured:

@@ -269,6 +269,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed0", type=int, default=SEED0, help="first seed (default: held out)")
     ap.add_argument("--out", type=Path, help="write the markdown table here")
+    ap.add_argument("--csv", type=Path, help="write per-session rows here (for inspection)")
     ap.add_argument(
         "--cells",
         default="",
@@ -297,6 +298,8 @@ def main() -> int:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+    if args.csv:
+        sessions.to_csv(args.csv, index=False)
     return 0
 
 
