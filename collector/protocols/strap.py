@@ -6,6 +6,7 @@ profile that the firmware's C header and the Markdown spec describe too.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,7 +83,9 @@ def samples_per_packet(rate_hz: float, mtu: int = 247) -> int:
     fit = (mtu - 3 - HEADER_SIZE) // SAMPLE_SIZE
     if fit < 1:
         raise ValueError(f"ATT MTU {mtu} is too small for one sample (need ≥ {HEADER_SIZE + 15})")
-    return int(max(1, min(fit, MAX_SAMPLES, round(rate_hz * NOTIFICATION_PERIOD_S))))
+    # round(rate × 0.02), halves up, as the firmware computes it (firmware_specs/flossmeter_strap.h)
+    want = math.floor(rate_hz * NOTIFICATION_PERIOD_S + 0.5)
+    return int(max(1, min(fit, MAX_SAMPLES, want)))
 
 
 # -- data packets ----------------------------------------------------------------------------

@@ -90,6 +90,13 @@ def test_commands_and_state():
     assert strap.parse_state(strap.encode_state(st)) == st
     assert strap.samples_per_packet(100) == 2 and strap.samples_per_packet(400) == 8
     assert strap.samples_per_packet(400, mtu=23 + 20) == 2
+    # round(rate × 0.02) with halves up, as the C header computes it in integers (Python's
+    # round() takes halves to even: 125 Hz gave 2 where the firmware sends 3)
+    assert [strap.samples_per_packet(r) for r in (125, 175, 225, 325)] == [3, 4, 5, 7]
+    for rate in range(25, 401):
+        for mtu in (31, 43, 100, 247):
+            fit = min((mtu - 3 - 16) // 12, strap.MAX_SAMPLES)
+            assert strap.samples_per_packet(rate, mtu) == min(max(1, (rate * 2 + 50) // 100), fit)
 
 
 C_TEST = r"""
@@ -127,8 +134,9 @@ int main(int argc, char **argv) {
 """
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 def test_c_header_compiles_and_round_trips(tmp_path):
+    # no silent skip: without gcc this says what to install (it is in the Makefile's APT_TEST)
+    assert shutil.which("gcc"), "gcc is needed to compile the C header (apt-get install gcc)"
     (tmp_path / "flossmeter_strap.h").write_text(c_header_text())
     (tmp_path / "t.c").write_text(C_TEST)
     exe = tmp_path / "t"
