@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.constants import g as G_MPS2  # standard gravity, for the reports in g
 
-from analysis.vectors import row_norm
+from analysis.vectors import row_norm, true_runs
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class ArtefactScreen:
         # the next call's left context: the last k raw rows handed on (before bridging)
         self._ctx = np.concatenate((ctx, x[max(0, ready - k) : ready]))[-k:]
         self._held = x[ready:].copy()  # (a view would keep all of x alive)
-        runs = _runs(flags)
+        runs = true_runs(flags)
         if len(runs[0]):
             out = x[:ready].copy()
             self._record(out, runs)  # before _bridge, which says whether the last run goes on
@@ -215,15 +215,6 @@ class ArtefactScreen:
                     prev.kind = "beyond_bounds"
             else:
                 self.artefacts.append(a)
-
-
-def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(starts, ends)`` of the runs of True in ``flags`` (ends exclusive)."""
-    bad = np.flatnonzero(flags)
-    if not len(bad):
-        return bad, bad
-    split = np.diff(bad) > 1
-    return bad[np.r_[True, split]], bad[np.r_[split, True]] + 1
 
 
 def _run_at_end(flags: np.ndarray) -> int:

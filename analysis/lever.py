@@ -16,6 +16,8 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import savgol_filter
 
+from analysis.vectors import true_runs
+
 
 def _skew(v: np.ndarray) -> np.ndarray:
     z = np.zeros(len(v))
@@ -70,9 +72,7 @@ def lever_arm(
     e2 = np.cross(u, e1)
     basis = np.column_stack([e1, e2])
     a, y = m @ basis, linear
-    keep = _without_jolts(acc_mps2, rate, jolt_mps2, jolt_window_s, jolt_max_s, n)
-    if keep is not None and keep.mean() < 1.0 - jolt_max_frac:
-        keep = None  # shaken, not jolted
+    keep = _without_jolts(acc_mps2, rate, jolt_mps2, jolt_window_s, jolt_max_s, jolt_max_frac, n)
     if keep is not None:
         a, y = a[keep], y[keep]
     a, y = a.reshape(-1, 2), y.reshape(-1)
@@ -115,25 +115,29 @@ def _rate_and_acceleration(
 
 
 def _without_jolts(
-    acc: np.ndarray, rate: float, limit_mps2: float, window_s: float, max_s: float, spread: int
+    acc: np.ndarray,
+    rate: float,
+    limit_mps2: float,
+    window_s: float,
+    max_s: float,
+    max_frac: float,
+    spread: int,
 ) -> np.ndarray | None:
     """Rows away from a jolt (see :func:`lever_arm`), or None if there is none; None too
-    where too few rows would be left to fit."""
+    where too few rows would be left to fit, or more than ``max_frac`` of them left out
+    (shaken, not jolted)."""
     if not np.isfinite(limit_mps2):
         return None
     w = max(3, int(window_s * rate) // 2 * 2 + 1)
     dev = np.linalg.norm(acc - median_filter(acc, size=(w, 1), mode="nearest"), axis=1)
-    bad = dev > limit_mps2
-    if not bad.any():
+    starts, ends = true_runs(dev > limit_mps2)
+    brief = ends - starts <= max(1, round(max_s * rate))  # only brief runs are jolts
+    if not brief.any():
         return None
-    # only brief runs are jolts
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], bad.astype(np.int8), [0]))))
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        if b - a > max(1, round(max_s * rate)):
-            bad[a:b] = False
-    if not bad.any():
-        return None
+    bad = np.zeros(len(acc), dtype=bool)
+    for a, b in zip(starts[brief], ends[brief], strict=True):
+        bad[a:b] = True
     # the jolt also reaches the rate's derivative over the smoothing window either side
     bad = np.convolve(bad, np.ones(spread, dtype=bool), mode="same") > 0
     keep = ~bad
-    return keep if keep.sum() >= 8 else None
+    return keep if keep.sum() >= 8 and keep.mean() >= 1.0 - max_frac else None

@@ -27,7 +27,7 @@ from analysis.params import RepParams
 from analysis.results import Rep
 from analysis.segmentation import RepSegment
 from analysis.smoothness import ldlj, sparc_each
-from analysis.vectors import row_norm
+from analysis.vectors import row_norm, true_runs
 
 #: Quality penalty per flag (points off 100). Documented in docs/analysis.md.
 PENALTIES = {
@@ -229,11 +229,8 @@ def _mean_of_finite(values: list[float]) -> float:
 
 def _longest_run_s(t: np.ndarray, flags: np.ndarray) -> float:
     """Duration (s) of the longest run of True, first to last sample."""
-    if not flags.any():
-        return 0.0
-    d = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
-    return float(np.max(t[stops] - t[starts]))
+    starts, ends = true_runs(flags)
+    return float(np.max(t[ends - 1] - t[starts])) if len(starts) else 0.0
 
 
 # -- stages ----------------------------------------------------------------------------------

@@ -732,19 +732,23 @@ class RepDetector:
         pa = vecs[:, -1]
         return pa if float(pa @ axis) >= 0 else -pa
 
+    def _lever_rows(self, cand: _Candidate) -> tuple[int, int]:
+        """The rows a lever is judged on: the knee's movement, at least ``lever_min_samples``."""
+        a = cand.knee_onset_i
+        return a, max(cand.knee_end_i, a + self.p.lever_min_samples) + 1
+
     def _swings_on_lever(self, cand: _Candidate, axis: np.ndarray) -> bool:
-        b = max(cand.knee_end_i, cand.knee_onset_i + self.p.lever_min_samples) + 1
-        return _lever_ok(self.shin, cand.knee_onset_i, b, self.anchor_i, axis, self.p)
+        a, b = self._lever_rows(cand)
+        return _lever_ok(self.shin, a, b, self.anchor_i, axis, self.p)
 
     def _lever_visible(self, cand: _Candidate, axis: np.ndarray) -> bool:
         """Would a lever of ``min_lever_m`` show in this candidate's acceleration (at least
         ``lever_visible_mps2``)? A slow glide moves too gently to tell."""
         cols = self.shin.cols
         assert cols is not None
-        a, p = cand.knee_onset_i, self.p
-        b = max(cand.knee_end_i, a + p.lever_min_samples) + 1
+        a, b = self._lever_rows(cand)
         per_m = lever_visibility(cols.get("t", a, b), cols.get("w", a, b), axis)
-        return per_m * p.min_lever_m >= p.lever_visible_mps2
+        return per_m * self.p.min_lever_m >= self.p.lever_visible_mps2
 
     def _validate(self, cand: _Candidate, end_s: float, decided_s: float) -> RepSegment | None:
         p = self.p

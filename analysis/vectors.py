@@ -1,6 +1,6 @@
 """3-vector helpers for rows of N×3 arrays: the same arithmetic as numpy's general functions
 (``np.linalg.norm(x, axis=1)``, ``np.cross``), bit for bit, without their per-call overhead,
-which dominated on the short arrays of one rep."""
+which dominated on the short arrays of one rep; and the runs of True in a flag array."""
 
 from __future__ import annotations
 
@@ -27,3 +27,12 @@ def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nb = np.linalg.norm(b, axis=-1)
     c = np.einsum("...i,...i->...", a, b) / np.maximum(na * nb, 1e-12)
     return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` of the runs of True in ``flags`` (ends exclusive)."""
+    bad = np.flatnonzero(flags)
+    if not len(bad):
+        return bad, bad
+    split = np.diff(bad) > 1
+    return bad[np.r_[True, split]], bad[np.r_[split, True]] + 1
