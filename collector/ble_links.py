@@ -637,9 +637,12 @@ class WitMotionLink(Link):
             dec = witmotion.decode_rows(frames.data)
             self._per_notification = len(dec)
             t0 = time.perf_counter()
-            idx, dev = self.arrival_clock.assign(len(dec), arrival)
+            # a late notification is held until it is clear whether samples were lost before
+            # it or it was delayed (collector.clock.ArrivalClock)
+            decided = self.arrival_clock.add(len(dec), arrival, (arrival, raw, dec))
             self.stats.clock_s += time.perf_counter() - t0
-            out.extend(self._emit(arrival, raw, dec.acc_mps2, dec.gyro_dps, dev, idx))
+            for (a, r, d), idx, dev in decided:
+                out.extend(self._emit(a, r, d.acc_mps2, d.gyro_dps, dev, idx))
         return out
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +133,7 @@ class DeviceClock:
         self._prev: tuple[float, float] | None = None  # last mapped (device, session)
         self._slope_prior = 1.0
         self._was_ready = False
+        self._leap = False  # after restart_segment: the next mapping may jump forward
 
     @property
     def ready(self) -> bool:
@@ -151,7 +153,8 @@ class DeviceClock:
 
     def restart_segment(self) -> None:
         """Re-anchor after a discontinuity (e.g. an uncertain gap): drop the points, keep the
-        fitted rate as the prior and the readiness, and let the next mapping jump to the fit."""
+        fitted rate as the prior and the readiness, and let the next mapping jump forward to
+        the fit (never back: a strap's session times only increase)."""
         if self.fit is not None:
             self._slope_prior = self.fit.slope
         self._up.clear()
@@ -159,7 +162,7 @@ class DeviceClock:
         self._first_x = math.nan
         self._last_x = -math.inf
         self.fit = None
-        self._prev = None
+        self._leap = True
 
     def _seen(self, x: float) -> None:
         if math.isnan(self._first_x):
@@ -261,7 +264,10 @@ class DeviceClock:
             cont = py + fit.slope * (x - px)
             err = float(fit(x[0]) - cont[0])
             allowed = self.max_slew * float(x[0] - px)
-            y = cont + max(-allowed, min(allowed, err))
+            # a new segment later than the old one continued jumps to the fit; else slew
+            leap = self._leap and err > 0
+            y = fit(x) if leap else cont + max(-allowed, min(allowed, err))
+        self._leap = False
         self._prev = (float(x[-1]), float(y[-1]))
         return y
 
@@ -276,26 +282,37 @@ def next_ping_delay_s(rng: np.random.Generator, since_start_s: float) -> float:
 class ArrivalClock:
     """Sample counter and session times for a device without timestamps or sequence numbers.
 
-    Each call to :meth:`assign` numbers the ``n`` samples of one notification. A packet later
-    than ``jitter_s`` beyond the fastest delivery seen counts as following lost samples, as
-    many as its lateness exceeds the typical (median) lateness; shorter losses hide in the
-    jitter (connection-event waits and resends) and cannot be told from it. Device time is
-    ``index / rate_hz``; session time comes from a :class:`DeviceClock`, whose slope measures
-    the real rate.
+    Each call to :meth:`add` numbers the ``n`` samples of one notification. A packet later
+    than ``jitter_s`` beyond the fastest delivery seen (and the typical, median, lateness) is
+    either the first after lost samples or the first of a backlog that was delayed (a host
+    busy for a moment, BLE resends): the samples of a backlog follow it faster than real time
+    until it is drained, those after a loss at the sample rate. So the late packet and the ones
+    after it are held: if a packet numbered straight on is back within the jitter, the backlog
+    was drained and nothing was lost (``delays``); if after ``decide_s`` of arrivals they are
+    still late, as many samples as that lateness are counted lost just before the first late
+    packet (``gaps``, ``inferred_lost``). Shorter losses hide in the jitter and cannot be told
+    from it. Device time is ``index / rate_hz``; session time comes from a
+    :class:`DeviceClock`, whose slope measures the real rate.
     """
 
-    def __init__(self, rate_hz: float, jitter_s: float = 0.15, **clock_kwargs: float) -> None:
+    def __init__(
+        self, rate_hz: float, jitter_s: float = 0.15, decide_s: float = 0.3, **clock_kwargs: float
+    ) -> None:
         if rate_hz <= 0:
             raise ValueError("rate must be positive")
         self.rate_hz = float(rate_hz)
         self.jitter_s = jitter_s
+        self.decide_s = decide_s
         self.clock = DeviceClock(**clock_kwargs)  # type: ignore[arg-type]
         self.next_index = 0
         self.inferred_lost = 0
         self.skipped = 0
         self.gaps = 0
+        self.delays = 0  # late packets that were a drained backlog, not a loss
         self._last_arrival = math.nan
         self._late: list[float] = []
+        # held: (item, first index as numbered straight on, n, arrival) of undecided packets
+        self._held: list[tuple[Any, int, int, float]] = []
 
     def skip(self, n: int) -> None:
         """``n`` samples the device took will never be assigned (their notification was
@@ -303,37 +320,85 @@ class ArrivalClock:
         self.next_index += max(0, int(n))
         self.skipped += max(0, int(n))
 
-    def assign(self, n: int, arrival_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """``(sample_index, device_time_s)`` for ``n`` samples that arrived at ``arrival_s``."""
-        period = 1.0 / self.rate_hz
+    def add(self, n: int, arrival_s: float, item: Any) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        """Number the ``n`` samples of a notification that arrived at ``arrival_s``: the
+        notifications decided now, in order, as ``(item, sample_index, device_time_s)`` (none
+        while a late one is held, several when a hold ends)."""
         if n <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
+            return [(item, np.zeros(0, dtype=np.int64), np.zeros(0))]
+        period = 1.0 / self.rate_hz
         fit = self.clock.fit
-        if fit is not None and self.clock.ready:
-            # how late is this packet against the fastest delivery the fit allows?
-            late = arrival_s - float(fit((self.next_index + n - 1) * period))
-            typical = float(np.median(self._late)) if self._late else 0.0
-            if late > self.jitter_s + typical:
-                step = period * fit.slope
-                missed = max(1, round((late - typical) / step))
-                self.next_index += missed
-                self.inferred_lost += missed
-                self.gaps += 1
-                self.clock.restart_segment()  # the count is only good to ± the jitter
+        if fit is None or not self.clock.ready:
+            if math.isfinite(self._last_arrival):
+                gap = arrival_s - self._last_arrival - n * period
+                if gap > self.jitter_s:
+                    self._lost(max(1, round(gap / period)), restart=False)
+            return [self._number(item, n, arrival_s)]
+        out: list[tuple[Any, np.ndarray, np.ndarray]] = []
+        if self._held and arrival_s - self._held[-1][3] >= self.decide_s:
+            out += self.flush()  # nothing came for a while: decide on what was held
+            fit = self.clock.fit
+            assert fit is not None
+        late = arrival_s - float(fit((self.next_index + n - 1) * period))
+        typical = float(np.median(self._late)) if self._late else 0.0
+        if late <= self.jitter_s + typical:
+            if self._held:  # numbered straight on, back in time: a delayed backlog, drained
+                self.delays += 1
+                out += self._release()
             else:
                 self._late.append(late)
                 if len(self._late) > 400:
                     del self._late[:200]
-        elif math.isfinite(self._last_arrival):
-            gap = arrival_s - self._last_arrival - n * period
-            if gap > self.jitter_s:
-                missed = max(1, round(gap / period))
-                self.next_index += missed
-                self.inferred_lost += missed
-                self.gaps += 1
-        idx = np.arange(self.next_index, self.next_index + n, dtype=np.int64)
+            return [*out, self._number(item, n, arrival_s)]
+        self._held.append((item, self.next_index, n, arrival_s))
         self.next_index += n
+        if arrival_s - self._held[0][3] >= self.decide_s:
+            out += self._decide(late - typical)
+        return out
+
+    def flush(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        """Decide the held notifications now (the stream paused or ends): their lateness is
+        taken for a loss before them."""
+        if not self._held:
+            return []
+        _, first, n, arrival = self._held[-1]
+        fit = self.clock.fit
+        assert fit is not None
+        late = arrival - float(fit((first + n - 1) / self.rate_hz))
+        typical = float(np.median(self._late)) if self._late else 0.0
+        if late <= self.jitter_s + typical:
+            return self._release()
+        return self._decide(late - typical)
+
+    def _decide(self, lateness_s: float) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        """The held packets are still late: samples were lost just before the first."""
+        assert self.clock.fit is not None
+        missed = max(1, round(lateness_s / ((1.0 / self.rate_hz) * self.clock.fit.slope)))
+        self._lost(missed, restart=True)
+        self._held = [(it, k + missed, n, a) for it, k, n, a in self._held]
+        return self._release()
+
+    def _lost(self, missed: int, restart: bool) -> None:
+        self.next_index += missed
+        self.inferred_lost += missed
+        self.gaps += 1
+        if restart:
+            self.clock.restart_segment()  # the count is only good to ± the jitter
+
+    def _release(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        held, self._held = self._held, []
+        return [self._observed(it, k, n, a) for it, k, n, a in held]
+
+    def _number(self, item: Any, n: int, arrival_s: float) -> tuple[Any, np.ndarray, np.ndarray]:
+        first = self.next_index
+        self.next_index += n
+        return self._observed(item, first, n, arrival_s)
+
+    def _observed(
+        self, item: Any, first: int, n: int, arrival_s: float
+    ) -> tuple[Any, np.ndarray, np.ndarray]:
+        idx = np.arange(first, first + n, dtype=np.int64)
+        t = idx * (1.0 / self.rate_hz)
         self._last_arrival = arrival_s
-        t = idx * period
         self.clock.observe(float(t[-1]), arrival_s)
-        return idx, t
+        return item, idx, t
