@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from collector.errors import CollectorError, last_line, reading
-from collector.gaps import median_rate_hz
+from collector.gaps import first_step_back, median_rate_hz
 from collector.model import ROLES, Role
 from collector.recording import APP_VERSION, SAMPLE_COLUMNS, Recording
 
@@ -1040,12 +1040,10 @@ def _role_frame(src: _Source, t: np.ndarray, role: str) -> pd.DataFrame:
     if np.isnan(t).any():
         r = int(rows[np.flatnonzero(np.isnan(t))[0]])
         raise CollectorError(f"{src.system.path}: line {r + 1}: a sample without a LATENCY")
-    back = np.flatnonzero(np.diff(t) <= 0)
-    if len(back):
-        r = int(rows[back[0] + 1])
+    if (k := first_step_back(t)) is not None:
         raise CollectorError(
-            f"{src.system.path}: line {r + 1}: time {t[back[0] + 1]:g} s does not come after "
-            f"the previous sample's ({t[back[0]]:g} s)"
+            f"{src.system.path}: line {rows[k] + 1}: time {t[k]:g} s does not come after "
+            f"the previous sample's ({t[k - 1]:g} s)"
         )
     # float32 like every other reader: the values written from a recording come back exactly
     vals = six[rows].astype(np.float32).astype(np.float64)
