@@ -2,7 +2,7 @@
 
 Issue 9: settle which way of the head strap's pitch rotation is *extension* for sessions with no
 look-up at all, and never guess. This module is a study candidate; nothing in the analysis calls
-it yet (see :func:`head_extension_axis` for how it would be wired in).
+it yet (see :func:`assess_head_direction` for how it would be wired in).
 
 What is identifiable (docs in the study report, ``benchmarks/head_physics.py``):
 
@@ -72,7 +72,8 @@ class HeadPhysicsParams:
 
 @dataclass(frozen=True)
 class HeadPhysics:
-    """The assessment behind :func:`head_extension_axis` (for diagnosis and the benchmark)."""
+    """What :func:`assess_head_direction` found: the axis, or why there is none, and the
+    evidence (for diagnosis and the benchmark)."""
 
     axis: np.ndarray | None  # extension axis (unit, head sensor frame), None: undecided
     confidence: float  # deg: how far the rejected hypothesis misses (0 when undecided)
@@ -105,12 +106,20 @@ def assess_head_direction(
     params: HeadPhysicsParams | None = None,
     usable: np.ndarray | None = None,
 ) -> HeadPhysics:
-    """Assess the head's extension axis from its strap's front-end columns so far.
+    """Assess the head's extension axis from its strap's front-end columns so far: ``axis``
+    (unit, head sensor frame) and ``confidence`` (deg by which the other direction misses the
+    priors), or ``axis`` None and ``confidence`` 0 when physics cannot tell (``reason`` says why).
 
     ``t``, ``w_dps`` (bias-corrected rate), ``acc_mean_mps2`` (the front-end's windowed mean
     acceleration): the head strap's rows up to now; ``segments``: ``(start_s, end_s)`` of the
     reps detected so far; ``usable``: rows to use for gravity (default: all but the first
     window, where the mean is still filling up).
+
+    Inputs are what ``OnlineAnalyzer`` holds: the head front-end's ``t``, ``w`` and ``acc_mean``
+    columns up to the latest decided rep, and the detected reps' ``(start_s, end_s)``. Wiring
+    (not done): in ``OnlineAnalyzer._advance``, after a rep is appended and while
+    ``head_direction.axis`` is None, call this on the head rows up to ``seg.decided_s``; on an
+    axis, ``HeadDirection.calibrated``-like with source ``"physics"`` and ``_revise``.
     """
     p = params or HeadPhysicsParams()
     if len(segments) < p.min_reps or len(t) < 10:
@@ -162,23 +171,3 @@ def assess_head_direction(
     if miss_pos > 0 and miss_neg > 0:
         why = "neither_fits"
     return HeadPhysics(None, 0.0, why, **detail)  # type: ignore[arg-type]
-
-
-def head_extension_axis(
-    t: np.ndarray,
-    w_dps: np.ndarray,
-    acc_mean_mps2: np.ndarray,
-    segments: list[tuple[float, float]],
-    params: HeadPhysicsParams | None = None,
-) -> tuple[np.ndarray | None, float]:
-    """The head's extension axis (unit, head sensor frame) and the confidence (deg by which the
-    other direction misses the priors), or ``(None, 0.0)`` when physics cannot tell.
-
-    Inputs are what ``OnlineAnalyzer`` holds: the head front-end's ``t``, ``w`` and ``acc_mean``
-    columns up to the latest decided rep, and the detected reps' ``(start_s, end_s)``. Wiring
-    (not done): in ``OnlineAnalyzer._advance``, after a rep is appended and while
-    ``head_direction.axis`` is None, call this on the head rows up to ``seg.decided_s``; on an
-    axis, ``HeadDirection.calibrated``-like with source ``"physics"`` and ``_revise``.
-    """
-    r = assess_head_direction(t, w_dps, acc_mean_mps2, segments, params)
-    return r.axis, r.confidence

@@ -180,7 +180,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "symptoms.stop_above": (0, 10),
     "symptoms.max_rise": (1, 10),
 }
-_CHOICES = {"leg": ("left", "right"), "technique": ("slider", "tensioner")}
+#: The texts a field may hold, for the fields that hold one of a few.
+CHOICES = {"leg": ("left", "right"), "technique": ("slider", "tensioner")}
 _SECTIONS = {"tempo": Tempo, "range": RangeRule, "symptoms": SymptomRule}
 
 
@@ -237,10 +238,10 @@ def _value(key: str, value: Any, type_: Any, source: str) -> Any:
     base = key.rpartition(".")[2]
     if value is None and "None" in t:  # optional (a recording's metadata stores null)
         return None
-    if base in _CHOICES:
-        if value not in _CHOICES[base]:
+    if base in CHOICES:
+        if value not in CHOICES[base]:
             raise ProgrammeError(
-                f"{source}: {key} must be one of {', '.join(_CHOICES[base])}, not {value!r}"
+                f"{source}: {key} must be one of {', '.join(CHOICES[base])}, not {value!r}"
             )
         return value
     if t == "str":

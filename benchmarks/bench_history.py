@@ -20,13 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import quick_flag
+from benchmarks.common import print_report
 from collector.recording import write_blocks
 from collector.simulator import SimConfig, simulate
 from gui.history import Catalogue, adherence, history_table
 
 SESSIONS = 1000
 DAY_S = 86400.0
+#: What the script prints (a template over :func:`run`'s figures and ``index_ms_per_session``).
+REPORT = (
+    "session library: {index_ms_per_session:.0f} ms to summarise a session; "
+    "'flossmeter history' over {history_sessions:.0f} catalogued sessions {history_1000_s:.3f} s"
+)
 
 
 def _recording(folder: Path, name: str, seed: int, start_unix: float) -> Path:
@@ -87,11 +92,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    r = run(quick_flag(__doc__))
-    print(
-        f"session library: {r['index_s_per_session'] * 1000:.0f} ms to summarise a session; "
-        f"'flossmeter history' over {r['history_sessions']:.0f} catalogued sessions "
-        f"{r['history_1000_s']:.3f} s"
+    print_report(
+        __doc__, run, REPORT, index_ms_per_session=lambda r: r["index_s_per_session"] * 1000
     )
 
 

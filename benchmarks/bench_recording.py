@@ -11,10 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import best_of, quick_flag, session_config
+from benchmarks.common import best_of, print_report, session_config
 from collector.csvio import write_samples_csv
 from collector.model import SampleBlock, SensorInfo
 from collector.recording import Recorder, load_recording
+
+#: What the script prints, line by line (templates over :func:`run`'s figures).
+REPORT = (
+    "write: {write_samples_per_s:,.0f} samples/s = {write_x_realtime_2x1khz:.0f}× two straps at "
+    "1 kHz",
+    "load {session_h:.2f} h ({samples:,.0f} samples, {file_mb:.1f} MB): {load_s:.3f} s;"
+    " pandas.read_csv of the same long CSV ({csv_mb:.1f} MB): {read_csv_s:.3f} s"
+    " ({csv_over_recording:.0f}× slower)",
+)
 
 
 def _write_live_pattern(path: Path, items, sensors, commit_every_s: float = 0.2) -> int:
@@ -91,17 +100,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    r = run(quick_flag(__doc__))
-    print(
-        f"write: {r['write_samples_per_s']:,.0f} samples/s"
-        f" = {r['write_x_realtime_2x1khz']:.0f}× two straps at 1 kHz"
-    )
-    print(
-        f"load {r['session_h']:.2f} h ({r['samples']:,.0f} samples, {r['file_mb']:.1f} MB):"
-        f" {r['load_s']:.3f} s;"
-        f" pandas.read_csv of the same long CSV ({r['csv_mb']:.1f} MB): {r['read_csv_s']:.3f} s"
-        f" ({r['csv_over_recording']:.0f}× slower)"
-    )
+    print_report(__doc__, run, *REPORT)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.bench_analysis import ROOT, _write
-from benchmarks.common import quick_flag
+from benchmarks.common import print_report
+
+#: What the script prints (a template over :func:`run`'s figures).
+REPORT = (
+    "replay {replay_session_h:.2f} h: first frame {replay_first_frame_s:.2f} s after opening, "
+    "analysis joined after {replay_analysis_ready_s:.2f} s "
+    "({replay_reps:.0f} reps of {replay_true_reps:.0f})"
+)
 
 
 def replay_once(path: Path, state: Path, quit_after_s: float) -> dict[str, float]:
@@ -48,12 +55,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    r = run(quick_flag(__doc__))
-    print(
-        f"replay {r['replay_session_h']:.2f} h: first frame {r['replay_first_frame_s']:.2f} s "
-        f"after opening, analysis joined after {r['replay_analysis_ready_s']:.2f} s "
-        f"({r['replay_reps']:.0f} reps of {r['replay_true_reps']:.0f})"
-    )
+    print_report(__doc__, run, REPORT)
 
 
 if __name__ == "__main__":

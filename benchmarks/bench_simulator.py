@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from benchmarks.common import best_of, quick_flag, session_config
+from benchmarks.common import best_of, print_report, session_config
 from collector.simulator import simulate
+
+#: What the script prints (a template over :func:`run`'s figures).
+REPORT = (
+    "simulate {session_h:.2f} h, 2 straps @ 100 Hz: {simulate_s:.3f} s"
+    " ({simulate_s_per_hour:.3f} s per hour)"
+)
 
 
 def run(quick: bool = False) -> dict[str, float]:
@@ -15,11 +21,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    r = run(quick_flag(__doc__))
-    print(
-        f"simulate {r['session_h']:.2f} h, 2 straps @ 100 Hz: {r['simulate_s']:.3f} s"
-        f" ({r['simulate_s_per_hour']:.3f} s per hour)"
-    )
+    print_report(__doc__, run, REPORT)
 
 
 if __name__ == "__main__":

@@ -35,3 +35,18 @@ def quick_flag(doc: str | None) -> bool:
     ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     return ap.parse_args().quick
+
+
+def print_report(
+    doc: str | None,
+    run: Callable[[bool], dict[str, float]],
+    *lines: str,
+    **derived: Callable[[dict[str, float]], float],
+) -> None:
+    """A benchmark script's ``main``: its figures (``run``, ``--quick`` from the command line)
+    printed in words. Each of ``lines`` is a :meth:`str.format` template over the figures and
+    the ``derived`` ones (name → a function of the figures, e.g. a time in other units)."""
+    figures = run(quick_flag(doc))
+    figures |= {name: f(figures) for name, f in derived.items()}
+    for line in lines:
+        print(line.format_map(figures))

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collector.errors import CollectorError, reading
-from collector.gaps import median_rate_hz
+from collector.errors import CollectorError, last_line, reading
+from collector.gaps import first_step_back, median_rate_hz
 from collector.model import ROLES, Role
 from collector.recording import APP_VERSION, SAMPLE_COLUMNS, Recording
 
@@ -588,19 +588,14 @@ def _read_tsv_table(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise CollectorError(f"{path}: unreadable table ({_first_line(e)})") from None
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[-1] if text else type(e).__name__
+        raise CollectorError(f"{path}: unreadable table ({last_line(e)})") from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise CollectorError(f"{path}: cannot read ({_first_line(e)})") from None
+        raise CollectorError(f"{path}: cannot read ({last_line(e)})") from None
     except json.JSONDecodeError as e:
         raise CollectorError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
     if not isinstance(obj, dict):
@@ -811,7 +806,7 @@ def _read_matrix(system: _System) -> np.ndarray:
     except pd.errors.ParserError as e:
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
         where = f"line {m.group(2)}: {m.group(3)} columns, expected {m.group(1)}" if m else ""
-        raise CollectorError(f"{p}: {where or 'unreadable (' + _first_line(e) + ')'}") from None
+        raise CollectorError(f"{p}: {where or 'unreadable (' + last_line(e) + ')'}") from None
     text = df.to_numpy(dtype=object)
     empty = np.argwhere(text == "")  # pandas pads a short line with empty cells
     if len(empty):
@@ -1045,12 +1040,10 @@ def _role_frame(src: _Source, t: np.ndarray, role: str) -> pd.DataFrame:
     if np.isnan(t).any():
         r = int(rows[np.flatnonzero(np.isnan(t))[0]])
         raise CollectorError(f"{src.system.path}: line {r + 1}: a sample without a LATENCY")
-    back = np.flatnonzero(np.diff(t) <= 0)
-    if len(back):
-        r = int(rows[back[0] + 1])
+    if (k := first_step_back(t)) is not None:
         raise CollectorError(
-            f"{src.system.path}: line {r + 1}: time {t[back[0] + 1]:g} s does not come after "
-            f"the previous sample's ({t[back[0]]:g} s)"
+            f"{src.system.path}: line {rows[k] + 1}: time {t[k]:g} s does not come after "
+            f"the previous sample's ({t[k - 1]:g} s)"
         )
     # float32 like every other reader: the values written from a recording come back exactly
     vals = six[rows].astype(np.float32).astype(np.float64)

@@ -42,8 +42,23 @@ Item = tuple[float, SampleBlock | SourceEvent]
 
 @dataclass
 class LinkStats:
-    """Counts for one sensor: notifications, samples, malformed (dropped) notifications,
-    time per stage."""
+    """Counts for one sensor over the whole session, across its connections (``flossmeter
+    record`` stores them as the recording's ``ble_stats``; the BLE benchmark reads them).
+
+    Attributes:
+        notifications: data notifications received (decoded in :meth:`Link.drain`).
+        samples: samples emitted in blocks, once mapped to session time.
+        malformed: notifications dropped whole as not what the sensor sends.
+        connects: connections made (the first, then each reconnection).
+        drops: connections lost (the source then waits for the sensor to advertise again).
+        decode_s: wall time spent decoding notifications, s.
+        clock_s: wall time spent mapping device time to session time, s.
+        pings: time-sync requests written (strap; their replies feed the clock).
+        replies: notifications on the data characteristic that answer a command (WitMotion),
+            not counted in ``notifications``.
+        unpaired: samples of one stream whose partner in the other never came (Polar).
+        extra: family-specific counts (none so far).
+    """
 
     notifications: int = 0
     samples: int = 0
@@ -53,8 +68,8 @@ class LinkStats:
     decode_s: float = 0.0
     clock_s: float = 0.0
     pings: int = 0
-    replies: int = 0  # notifications on the data characteristic that answer a command
-    unpaired: int = 0  # samples of one stream whose partner in the other never came (Polar)
+    replies: int = 0
+    unpaired: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from collector.errors import CollectorError, reading
-from collector.gaps import median_rate_hz
+from collector.gaps import first_step_back, median_rate_hz
 from collector.model import ROLES
 from collector.recording import SAMPLE_COLUMNS, Recording
 
@@ -95,12 +95,10 @@ def read_samples_csv(path: str | os.PathLike[str]) -> Recording:
         if len(rows) == 0:
             continue
         t = values["time_s"][rows]
-        back = np.flatnonzero(np.diff(t) <= 0)
-        if len(back):
-            i = int(rows[back[0] + 1])
+        if (k := first_step_back(t)) is not None:
             raise CollectorError(
-                f"{p}: line {i + 2}: {role} time {t[back[0] + 1]:g} s does not come after "
-                f"the previous {role} sample ({t[back[0]]:g} s)"
+                f"{p}: line {rows[k] + 2}: {role} time {t[k]:g} s does not come after "
+                f"the previous {role} sample ({t[k - 1]:g} s)"
             )
         samples[role] = _frame(t, {c: values[c][rows] for c in SAMPLE_COLUMNS})
     if "shin" not in samples:

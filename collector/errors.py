@@ -21,3 +21,10 @@ def reading(path: str | PathLike[str], what: str = "text file") -> Iterator[None
         raise CollectorError(f"{path}: not a {what}") from None
     except OSError as e:
         raise CollectorError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def last_line(e: BaseException) -> str:
+    """The last line of an exception's text, or its class name if it has none: the part of a
+    library's error that fits a one-line :class:`CollectorError`."""
+    lines = str(e).strip().splitlines()
+    return lines[-1] if lines else type(e).__name__

@@ -90,3 +90,10 @@ def median_rate_hz(time_s: np.ndarray) -> float:
     fewer than two samples."""
     dt = np.diff(time_s)
     return float(1.0 / np.median(dt)) if len(dt) else float("nan")
+
+
+def first_step_back(time_s: np.ndarray) -> int | None:
+    """The first row whose time does not come after the time of the row before it (a file
+    reader's check that its samples are in order); None if time only moves forward."""
+    back = np.flatnonzero(np.diff(time_s) <= 0)
+    return int(back[0]) + 1 if len(back) else None

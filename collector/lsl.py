@@ -18,13 +18,13 @@ import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from types import ModuleType, TracebackType
-from typing import Any, Self
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from collector.errors import CollectorError
-from collector.model import Role, SampleBlock, SensorInfo, SourceEvent
+from collector.model import ResourceBase, Role, SampleBlock, SensorInfo, SourceEvent
 from collector.recording import APP_VERSION, SAMPLE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _flossmeter_node(desc: Any, session_id: str, clock: ClockMap, role: str) -> 
     node.append_child_value("app_version", APP_VERSION)
 
 
-class LslOutlet:
+class LslOutlet(ResourceBase):
     """Hub sink that publishes each strap's samples and the session's reps on LSL.
 
     ``sensors`` are the straps (one stream each, created at once); ``session_now_s`` is the
@@ -290,17 +290,6 @@ class LslOutlet:
             time.sleep(LINGER_S)
         self._outlets.clear()
         del outlets, self._markers  # liblsl destroys an outlet with its last reference
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _plain(v: Any) -> Any:

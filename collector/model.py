@@ -172,3 +172,28 @@ class SourceBase:
 
     def _items(self) -> AsyncIterator[SampleBlock | SourceEvent]:
         raise NotImplementedError
+
+
+class ResourceBase:
+    """:class:`SourceBase`'s synchronous counterpart, for what holds a file or sockets (the
+    recorder, the LSL outlet): ``with`` runs :meth:`open` and :meth:`close`. Subclasses supply
+    :meth:`close` (and :meth:`open`, if there is anything to take on entering)."""
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Take the resource (on entering); release what was taken if it fails."""
+
+    def close(self) -> None:
+        """Release every resource (on leaving, also after an error)."""
+        raise NotImplementedError

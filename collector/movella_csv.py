@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from collector.errors import CollectorError, reading
+from collector.errors import CollectorError, last_line, reading
 from collector.model import ROLES
 from collector.recording import SAMPLE_COLUMNS, Recording
 
@@ -242,7 +242,7 @@ def _times_us(f: DotFile) -> tuple[np.ndarray, np.ndarray]:
             usecols=["SampleTimeFine", *DOT_COLUMNS],
         )  # fmt: skip
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as e:
-        raise CollectorError(f"{p}: unreadable DOT data ({_first_line(e)})") from None
+        raise CollectorError(f"{p}: unreadable DOT data ({last_line(e)})") from None
     if df.empty:
         raise CollectorError(f"{p}: no samples (header only)")
     first_data = f.data_line + 1  # 1-based line number of data row 0
@@ -310,8 +310,3 @@ def _how_aligned(files: dict[str, DotFile]) -> str:
     if all(f.start is not None for f in fs):
         return "StartTime (ms)"
     return "first samples taken as simultaneous"
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[-1] if lines else type(e).__name__

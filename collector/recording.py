@@ -18,14 +18,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from collector.errors import CollectorError
 from collector.gaps import find_gaps, measured_rate_hz
-from collector.model import ROLES, Role, SampleBlock, SensorInfo, SourceEvent
+from collector.model import ROLES, ResourceBase, Role, SampleBlock, SensorInfo, SourceEvent
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +89,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=default, allow_nan=True)
 
 
-class Recorder:
+class Recorder(ResourceBase):
     """Write one session to ``path``. A sink: feed it blocks and events, close it at the end.
 
     Use as ``with Recorder(path, sensors, metadata) as rec: rec.on_block(b) ...``. Data are
@@ -123,18 +122,6 @@ class Recorder:
         self.last_time_s = 0.0
 
     # -- life cycle --------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self) -> None:
         """Create the file (atomically: it appears complete with its header, or not at all)."""

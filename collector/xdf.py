@@ -24,6 +24,7 @@ import numpy as np
 
 from collector.constants import G_MPS2
 from collector.errors import CollectorError
+from collector.gaps import first_step_back
 from collector.model import ROLES
 from collector.recording import SAMPLE_COLUMNS, Recording
 
@@ -309,9 +310,7 @@ def _frame(p: Path, s: dict[str, Any], zero: float) -> pd.DataFrame:
     x = np.asarray(s["time_series"], dtype=np.float64)
     if len(t) == 0:
         raise CollectorError(f"{p}: stream {name!r} holds no samples")
-    back = np.flatnonzero(np.diff(t) <= 0)
-    if len(back):
-        i = int(back[0]) + 1
+    if (i := first_step_back(t)) is not None:
         raise CollectorError(
             f"{p}: stream {name!r}: sample {i} at {t[i]:.6f} s does not come after the "
             f"previous one ({t[i - 1]:.6f} s)"

@@ -61,34 +61,56 @@ def cmd_programme(args: argparse.Namespace) -> int:
     return int(args.programme_func(args))
 
 
+#: ``programme new``'s options: the programme field each one sets (``section.key``, as in the
+#: file), the option's type and its help. Its default is the field's default. The parser and the
+#: programme are both built from this table, so an option sets the field it describes.
+NEW_OPTIONS: dict[str, tuple[str, type, str | None]] = {
+    "--name": ("name", str, "e.g. 'week 1-2, slider'"),
+    "--prescribed-by": ("prescribed_by", str, "clinician's initials or role"),
+    "--leg": ("leg", str, None),
+    "--technique": ("technique", str, None),
+    "--sets": ("sets", int, None),
+    "--reps": ("reps_per_set", int, "reps per set"),
+    "--rest-s": ("rest_between_sets_s", float, "rest between sets"),
+    "--sessions-per-week": ("sessions_per_week", int, None),
+    "--out-s": ("tempo.out_s", float, "seconds out per glide"),
+    "--back-s": ("tempo.back_s", float, "seconds back"),
+    "--tolerance-s": ("tempo.tolerance_s", float,
+                      "a glide off by more than this is not as prescribed"),
+    "--target-deg": ("range.knee_target_deg", float, "knee range to reach, degrees"),
+    "--cap-deg": ("range.knee_cap_deg", float, "knee range not to exceed"),
+    "--cap-step-deg": ("range.cap_step_deg", float, "how much a symptom rise lowers the cap"),
+    "--stop-above": ("symptoms.stop_above", int, "a symptom rating (0-10) above this: stop"),
+    "--max-rise": ("symptoms.max_rise", int,
+                   "a rise of this many points: reduce the range or stop"),
+}  # fmt: skip
+
+
+def _dest(option: str) -> str:
+    """The attribute argparse stores ``option`` in (``--rest-s`` → ``rest_s``)."""
+    return option.removeprefix("--").replace("-", "_")
+
+
+def _slot(values: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
+    """Where field ``key`` (``section.key`` or ``key``) is in a programme's dict: the table that
+    holds it and its name there."""
+    section, _, name = key.rpartition(".")
+    return (values[section] if section else values), name
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     """Write a programme file from the defaults and the options given."""
-    from dataclasses import replace
-
-    from analysis.programme import Programme, ProgrammeError, RangeRule, SymptomRule, Tempo
+    from analysis.programme import Programme, ProgrammeError
 
     out: Path = args.output
     if out.exists() and not args.overwrite:
         raise UserError(f"{out}: already exists (use --overwrite to replace it)")
-    d = Programme()
+    values = Programme().to_dict()
+    for option, (key, _, _) in NEW_OPTIONS.items():
+        table, name = _slot(values, key)
+        table[name] = getattr(args, _dest(option))
     try:
-        prog = Programme.from_dict(
-            replace(
-                d,
-                name=args.name,
-                prescribed_by=args.prescribed_by,
-                leg=args.leg,
-                technique=args.technique,
-                sets=args.sets,
-                reps_per_set=args.reps,
-                rest_between_sets_s=args.rest_s,
-                sessions_per_week=args.sessions_per_week,
-                tempo=Tempo(args.out_s, args.back_s, args.tolerance_s),
-                range=RangeRule(args.target_deg, args.cap_deg, args.cap_step_deg),
-                symptoms=SymptomRule(args.stop_above, args.max_rise),
-            ).to_dict(),
-            "options",
-        )
+        prog = Programme.from_dict(values, "options")
     except ProgrammeError as e:
         raise UserError(str(e).replace("options: ", "", 1)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -212,9 +234,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add ``programme`` and its subcommands."""
-    from analysis.programme import Programme
+    from analysis.programme import CHOICES, Programme
 
-    d = Programme()
+    d = Programme().to_dict()
     p = add("programme", cmd_programme, "write, show or check a home programme (TOML)")
     sub = p.add_subparsers(dest="programme_command", metavar="ACTION", required=True)
 
@@ -222,27 +244,9 @@ def register(add: AddCommand) -> None:
     n.set_defaults(programme_func=cmd_new)
     n.add_argument("-o", "--output", type=Path, required=True, help="programme file to write")
     n.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    n.add_argument("--name", default="", help="e.g. 'week 1-2, slider'")
-    n.add_argument("--prescribed-by", default="", help="clinician's initials or role")
-    n.add_argument("--leg", choices=("left", "right"), default=d.leg)
-    n.add_argument("--technique", choices=("slider", "tensioner"), default=d.technique)
-    n.add_argument("--sets", type=int, default=d.sets)
-    n.add_argument("--reps", type=int, default=d.reps_per_set, help="reps per set")
-    n.add_argument("--rest-s", type=float, default=d.rest_between_sets_s, help="rest between sets")
-    n.add_argument("--sessions-per-week", type=int, default=d.sessions_per_week)
-    n.add_argument("--out-s", type=float, default=d.tempo.out_s, help="seconds out per glide")
-    n.add_argument("--back-s", type=float, default=d.tempo.back_s, help="seconds back")
-    n.add_argument("--tolerance-s", type=float, default=d.tempo.tolerance_s,
-                   help="a glide off by more than this is not as prescribed")  # fmt: skip
-    n.add_argument("--target-deg", type=float, default=d.range.knee_target_deg,
-                   help="knee range to reach, degrees")  # fmt: skip
-    n.add_argument("--cap-deg", type=float, default=None, help="knee range not to exceed")
-    n.add_argument("--cap-step-deg", type=float, default=d.range.cap_step_deg,
-                   help="how much a symptom rise lowers the cap")  # fmt: skip
-    n.add_argument("--stop-above", type=int, default=d.symptoms.stop_above,
-                   help="a symptom rating (0-10) above this: stop")  # fmt: skip
-    n.add_argument("--max-rise", type=int, default=d.symptoms.max_rise,
-                   help="a rise of this many points: reduce the range or stop")  # fmt: skip
+    for option, (key, kind, text) in NEW_OPTIONS.items():
+        table, name = _slot(d, key)
+        n.add_argument(option, type=kind, default=table[name], choices=CHOICES.get(name), help=text)
 
     s = sub.add_parser("show", help="print a programme in words", description=cmd_show.__doc__)
     s.set_defaults(programme_func=cmd_show)

@@ -26,3 +26,11 @@ def flossmeter_cmd() -> list[str]:
     """The console script as a subprocess command line."""
     exe = Path(sys.executable).with_name("flossmeter")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "gui.cli"]
+
+
+@pytest.fixture
+def bluez(tmp_path, monkeypatch):
+    """The emulated BlueZ (``tests.ble.harness.Bluez``) on a fresh private bus, for one test."""
+    from tests.ble.harness import bluez_session  # imported here: only the BLE tests need it
+
+    yield from bluez_session(tmp_path, monkeypatch)

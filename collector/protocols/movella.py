@@ -45,6 +45,7 @@ DEFAULT_RATE_HZ = 60
 #: Output rates the DOT accepts for real-time streaming (120 Hz is for recording only).
 STREAM_RATES_HZ = (1, 4, 10, 12, 15, 20, 30, 60)
 DEVICE_CONTROL_SIZE = 32
+DEVICE_INFO_SIZE = 34  # address 0–5, firmware 6–8, build date 9–15, serial 20–27, product 28–33
 _VISIT_OUTPUT_RATE = 0x10  # visit-index bit 4: apply the output rate field
 _RATE_OFFSET = 24  # visit, identify, power off, 4 × power saving, tag length, 16 tag bytes
 #: The DOT's sensor full scale is ±16 g and ±2000 °/s; a calibrated value beyond twice that is
@@ -94,7 +95,7 @@ class DeviceInfo:
 
 def parse_device_info(data: bytes) -> DeviceInfo | None:
     """Parse the 34-byte device-info value (None if too short)."""
-    if len(data) < 34:
+    if len(data) < DEVICE_INFO_SIZE:
         return None
     mac = ":".join(f"{b:02X}" for b in reversed(data[0:6]))
     major, minor, rev = data[6:9]
@@ -106,7 +107,7 @@ def parse_device_info(data: bytes) -> DeviceInfo | None:
 def encode_device_info(address: str, firmware: tuple[int, int, int], serial: int) -> bytes:
     """A device-info value (the sensor side, for the emulator)."""
     mac = bytes(reversed(bytes.fromhex(address.replace(":", ""))))
-    out = bytearray(34)
+    out = bytearray(DEVICE_INFO_SIZE)
     out[0:6] = mac
     out[6:9] = bytes(firmware)
     struct.pack_into("<HBBBBB", out, 9, 2023, 7, 1, 12, 0, 0)

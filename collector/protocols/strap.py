@@ -1,7 +1,8 @@
 """Our strap's GATT profile (``firmware_specs/flossmeter_strap.json``): decode, encode, commands.
 
-The layout is not written down twice: the header's numpy dtype is built from the machine-readable
-profile that the firmware's C header and the Markdown spec describe too.
+The layout is not written down twice: the numpy dtypes of the data header and of the control
+characteristic's state are built from the machine-readable profile that the firmware's C header
+and the Markdown spec describe too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,19 +48,27 @@ NOTIFICATION_PERIOD_S: float = PROFILE["notification_period_s"]
 _PERIOD_NS_RANGE = (400_000, 100_000_000)
 
 _TYPES = {"u8": "u1", "u16": "<u2", "u32": "<u4", "i16": "<i2"}
-HEADER_DTYPE = np.dtype(
-    {
-        "names": [f["name"] for f in _P["header"]],
-        "formats": [_TYPES[f["type"]] for f in _P["header"]],
-        "offsets": [f["offset"] for f in _P["header"]],
-        "itemsize": HEADER_SIZE,
+
+
+def _layout(fields: list[dict[str, Any]], itemsize: int | None = None) -> np.dtype:
+    """The numpy record type of a layout in the profile (fields with a name, offset and type);
+    ``itemsize``: its size where the profile gives one (else up to its last field)."""
+    spec: dict[str, Any] = {
+        "names": [f["name"] for f in fields],
+        "formats": [_TYPES[f["type"]] for f in fields],
+        "offsets": [f["offset"] for f in fields],
     }
-)
+    return np.dtype(spec if itemsize is None else {**spec, "itemsize": itemsize})
+
+
+HEADER_DTYPE = _layout(_P["header"], HEADER_SIZE)
 
 _C = PROFILE["control"]
 OPCODES: dict[str, int] = {name: op["code"] for name, op in _C["opcodes"].items()}
 RESPONSE_FLAG: int = _C["response_flag"]
 RESULTS: dict[int, str] = {code: name for name, code in _C["results"].items()}
+#: What reading the control characteristic returns (:class:`StrapState` in the strap's codes).
+STATE_DTYPE = _layout(_C["state"])
 
 
 def acc_code(range_g: float) -> int:
@@ -278,24 +288,27 @@ class StrapState:
 
 def parse_state(data: bytes) -> StrapState | None:
     """The control characteristic's value as a :class:`StrapState` (None if garbled)."""
-    if len(data) < 6:
+    if len(data) < STATE_DTYPE.itemsize:
         return None
-    streaming, rate, a, g, status = struct.unpack_from("<BHBBB", data)
+    s = np.frombuffer(data, STATE_DTYPE, count=1)[0]
+    a, g = int(s["acc_code"]), int(s["gyro_code"])
     if a not in ACC_RANGES_G or g not in GYRO_RANGES_DPS:
         return None
-    return StrapState(bool(streaming), rate, ACC_RANGES_G[a], GYRO_RANGES_DPS[g], status)
+    return StrapState(
+        bool(s["streaming"]), int(s["rate_hz"]), ACC_RANGES_G[a], GYRO_RANGES_DPS[g],
+        int(s["status"]),
+    )  # fmt: skip
 
 
 def encode_state(state: StrapState) -> bytes:
     """The control characteristic's value for ``state`` (the firmware side, for the emulator)."""
-    return struct.pack(
-        "<BHBBB",
-        int(state.streaming),
-        state.rate_hz,
-        acc_code(state.acc_range_g),
-        gyro_code(state.gyro_range_dps),
-        state.status,
-    )
+    s = np.zeros((), STATE_DTYPE)
+    s["streaming"] = int(state.streaming)
+    s["rate_hz"] = state.rate_hz
+    s["acc_code"] = acc_code(state.acc_range_g)
+    s["gyro_code"] = gyro_code(state.gyro_range_dps)
+    s["status"] = state.status
+    return s.tobytes()
 
 
 def recognise(adv: Advertisement) -> bool:

@@ -114,14 +114,37 @@ class ReplayWindow(DashboardWindow):
         self.position_label.setStyleSheet("font-family: monospace; font-size: 11pt;")
         bar.addWidget(self.position_label)
         bar.addSeparator()
-        self.export_button = QtWidgets.QPushButton("Export reps CSV…")
-        self.export_button.clicked.connect(self._export_clicked)
-        self.export_button.setEnabled(False)
-        bar.addWidget(self.export_button)
-        self.report_button = QtWidgets.QPushButton("Report…")
-        self.report_button.clicked.connect(self._report_clicked)
-        self.report_button.setEnabled(False)
-        bar.addWidget(self.report_button)
+        self.export_button = self._save_button(
+            bar, "Export reps CSV…", ("Export the reps as CSV", "-reps.csv", "CSV (*.csv)"),
+            self.export_reps,
+        )  # fmt: skip
+        self.report_button = self._save_button(
+            bar, "Report…", ("Save the session report", ".html", "HTML (*.html)"),
+            self.save_report,
+        )  # fmt: skip
+
+    def _save_button(
+        self,
+        bar: QtWidgets.QToolBar,
+        label: str,
+        dialog: tuple[str, str, str],
+        write: Callable[[Path], Any],
+    ) -> QtWidgets.QPushButton:
+        """A toolbar button (off until a recording is open) that asks where to save, beside the
+        recording (``dialog``: :meth:`_save_as`' title, suffix and kinds), and writes there."""
+
+        def clicked() -> None:
+            if self.recording is None:
+                return
+            path = self._save_as(*dialog)
+            if path:
+                write(path)
+
+        button = QtWidgets.QPushButton(label)
+        button.clicked.connect(clicked)
+        button.setEnabled(False)
+        bar.addWidget(button)
+        return button
 
     @staticmethod
     def _speed_index(speed: float) -> int:
@@ -292,13 +315,6 @@ class ReplayWindow(DashboardWindow):
 
     # -- export ----------------------------------------------------------------------------------
 
-    def _export_clicked(self) -> None:
-        if self.recording is None:
-            return
-        path = self._save_as("Export the reps as CSV", "-reps.csv", "CSV (*.csv)")
-        if path:
-            self.export_reps(path)
-
     def _save_as(self, title: str, suffix: str, kinds: str) -> Path | None:
         """A save dialog beside the open recording, named after it."""
         assert self.recording is not None
@@ -332,13 +348,6 @@ class ReplayWindow(DashboardWindow):
         out = Path(out) if out is not None else path
         self._message(f"Exported the reps to {out} (with its data dictionary)", "good")
         return out
-
-    def _report_clicked(self) -> None:
-        if self.recording is None:
-            return
-        path = self._save_as("Save the session report", ".html", "HTML (*.html)")
-        if path:
-            self.save_report(path)
 
     def save_report(self, path: Path) -> Path | None:
         """Write the session report (one HTML file) from the analysis the replay shows."""

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from analysis.head_physics import assess_head_direction, head_extension_axis
+from analysis.head_physics import assess_head_direction
 from benchmarks.head_physics import analyse, no_look_up_script, true_extension_axis
 from collector.simulator import SimConfig, simulate
 
@@ -71,7 +71,8 @@ def _pitch_rate_sign(s, axis: np.ndarray) -> float:
 def test_axis_sign_matches_truth(seed: int, technique: str, mounting: str) -> None:
     s, an = _session(seed, technique, mounting)
     assert an.head_direction.source == "unknown"  # nothing else told the analyzer
-    axis, confidence = head_extension_axis(*_inputs(an))
+    r = assess_head_direction(*_inputs(an))
+    axis, confidence = r.axis, r.confidence
     assert axis is not None and confidence > 0
     assert np.isclose(np.linalg.norm(axis), 1.0)
     assert axis @ true_extension_axis(s) > 0.95
@@ -95,7 +96,8 @@ def test_side_mounted_pod_is_not_guessed() -> None:
 def test_too_few_reps() -> None:
     _, an = _session(10, "slider")
     t, w, am, segs = _inputs(an)
-    assert head_extension_axis(t, w, am, segs[:1]) == (None, 0.0)
+    r = assess_head_direction(t, w, am, segs[:1])
+    assert (r.axis, r.confidence, r.reason) == (None, 0.0, "too_few_reps")
 
 
 def test_mirrored_strap_is_a_mirror() -> None:
@@ -104,7 +106,7 @@ def test_mirrored_strap_is_a_mirror() -> None:
     _, an = _session(10, "slider")
     t, w, am, segs = _inputs(an)
     rz = np.diag([-1.0, -1.0, 1.0])
-    a1, _ = head_extension_axis(t, w, am, segs)
-    a2, _ = head_extension_axis(t, w @ rz, am @ rz, segs)
+    a1 = assess_head_direction(t, w, am, segs).axis
+    a2 = assess_head_direction(t, w @ rz, am @ rz, segs).axis
     assert a1 is not None and a2 is not None
     assert np.allclose(a2, rz @ a1, atol=1e-9)

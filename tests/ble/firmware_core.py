@@ -16,7 +16,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +134,12 @@ def battery_percent(mv: int) -> int:
     return int(load().fm_core_battery_percent(mv))
 
 
+def _getter(function: str, kind: Callable[[int], Any]) -> property:
+    """A read-only attribute of :class:`FirmwareCore`: what the core's getter ``function``
+    returns, as ``kind``."""
+    return property(lambda self: kind(getattr(self._lib, function)(self._c)))
+
+
 class FirmwareCore:
     """One strap's core (an ``fm_core_t`` in a ctypes buffer). Times are the device clock in µs,
     taken modulo 2³² as the firmware's counter wraps."""
@@ -216,17 +224,12 @@ class FirmwareCore:
     def led(self, now_us: int) -> bool:
         return bool(self._lib.fm_core_led(self._c, now_us & 0xFFFFFFFF))
 
-    @property
-    def sampling(self) -> bool:
-        return bool(self._lib.fm_core_sampling(self._c))
-
-    @property
-    def streaming(self) -> bool:
-        return bool(self._lib.fm_core_streaming(self._c))
-
-    @property
-    def rate_hz(self) -> int:
-        return int(self._lib.fm_core_rate_hz(self._c))
+    # the core's state, one C getter each
+    sampling = _getter("fm_core_sampling", bool)
+    streaming = _getter("fm_core_streaming", bool)
+    rate_hz = _getter("fm_core_rate_hz", int)
+    period_ns = _getter("fm_core_period_ns", int)
+    samples_per_packet = _getter("fm_core_samples_per_packet", int)
 
     @property
     def ranges(self) -> tuple[int, int]:
@@ -234,14 +237,6 @@ class FirmwareCore:
         a, g = ctypes.c_uint8(), ctypes.c_uint8()
         self._lib.fm_core_ranges(self._c, ctypes.byref(a), ctypes.byref(g))
         return a.value, g.value
-
-    @property
-    def period_ns(self) -> int:
-        return int(self._lib.fm_core_period_ns(self._c))
-
-    @property
-    def samples_per_packet(self) -> int:
-        return int(self._lib.fm_core_samples_per_packet(self._c))
 
     def stats(self) -> dict[str, int]:
         """The core's counters (``STATS``)."""

@@ -1,8 +1,9 @@
 """Test harness: a private dbus-daemon per test with the emulated BlueZ on it, and its controls.
 
-Use the ``bluez`` fixture (built on :func:`bluez_session`): it starts a private bus,
-points ``DBUS_SYSTEM_BUS_ADDRESS`` at it (so bleak talks to it), and ``bluez.start(devices)``
-runs the emulator and waits until it owns ``org.bluez``, before bleak's first call.
+Use the ``bluez`` fixture (tests/conftest.py, built on :func:`bluez_session`): it starts a
+private bus, points ``DBUS_SYSTEM_BUS_ADDRESS`` at it (so bleak talks to it), and
+``bluez.start(devices)`` runs the emulator and waits until it owns ``org.bluez``, before bleak's
+first call.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def bluez_session(tmp_path, monkeypatch):
     """Fixture body: a private bus for this test; ``DBUS_SYSTEM_BUS_ADDRESS`` points at it, and
     ``FLOSSMETER_CONFIG`` at a strap config in the test's folder (never the user's).
 
-    Use as ``@pytest.fixture def bluez(tmp_path, monkeypatch): yield from bluez_session(...)``.
+    The ``bluez`` fixture of tests/conftest.py is this; a test asks for ``bluez``.
     """
     b = Bluez(tmp_path)
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", b.address)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from collector.gaps import (
     break_positions,
     find_gaps,
+    first_step_back,
     gap_positions,
     measured_rate_hz,
     median_rate_hz,
@@ -81,6 +82,14 @@ def test_rates_count_received_and_lost_samples_over_the_span():
     # timestamps alone: the median step, whatever the gaps
     assert median_rate_hz(np.array([0.0, 0.25, 0.5, 1.5, 1.75])) == 4.0
     assert math.isnan(median_rate_hz(np.array([1.0])))
+
+
+def test_first_step_back_is_the_first_row_whose_time_does_not_move_forward():
+    assert first_step_back(np.array([0.0, 0.1, 0.2, 0.3])) is None
+    assert first_step_back(np.array([0.0])) is None
+    assert first_step_back(np.zeros(0)) is None
+    assert first_step_back(np.array([0.0, 0.1, 0.1, 0.0])) == 2  # a repeat is not forward
+    assert first_step_back(np.array([0.0, 0.2, 0.1, 0.3, 0.2])) == 2  # the first of two
 
 
 @st.composite

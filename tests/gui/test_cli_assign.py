@@ -20,14 +20,9 @@ from collector.roles import (
     load_strap_config,
     save_strap_config,
 )
-from tests.ble.harness import HEAD, SHIN, bluez_session, movella_device, strap_device
+from tests.ble.harness import HEAD, SHIN, movella_device, strap_device
 
 OTHER = {"kind": "other", "address": "C0:FF:EE:00:00:09", "name": "Mi Band 5"}
-
-
-@pytest.fixture
-def bluez(tmp_path, monkeypatch):
-    yield from bluez_session(tmp_path, monkeypatch)
 
 
 class Conversation:

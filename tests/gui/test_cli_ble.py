@@ -1,8 +1,7 @@
 """``flossmeter scan`` and ``flossmeter record`` against the emulated BlueZ; strap config errors."""
 
+import functools
 import io
-import os
-import subprocess
 
 import pytest
 
@@ -11,17 +10,10 @@ from collector.roles import StrapConfig, StrapEntry, save_strap_config
 from gui.cli import main
 from gui.cli_ble import ask_yes_no
 from gui.errors import UserError
-from tests.ble.harness import HEAD, SHIN, bluez_session, strap_device
+from tests.ble.harness import HEAD, SHIN, strap_device
+from tests.gui.command import run_command
 
-
-@pytest.fixture
-def bluez(tmp_path, monkeypatch):
-    yield from bluez_session(tmp_path, monkeypatch)
-
-
-def run(cmd, *args, timeout=60):
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
-                          env=os.environ.copy())  # fmt: skip
+run = functools.partial(run_command, timeout=60)
 
 
 def test_scan_command(bluez, flossmeter_cmd):

@@ -5,23 +5,16 @@ injected loss and a drifting clock fails exactly those criteria, problems are on
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
 
 import pytest
 
-from tests.ble.harness import SHIN, bluez_session, strap_device, witmotion_device
-
-
-@pytest.fixture
-def bluez(tmp_path, monkeypatch):
-    yield from bluez_session(tmp_path, monkeypatch)
+from tests.ble.harness import SHIN, strap_device, witmotion_device
+from tests.gui.command import run_command
 
 
 def check(cmd, *args, timeout=90):
-    return subprocess.run([*cmd, "check-strap", *args], capture_output=True, text=True,
-                          timeout=timeout, env=os.environ.copy())  # fmt: skip
+    return run_command(cmd, "check-strap", *args, timeout=timeout)
 
 
 def lines(out):

@@ -10,13 +10,8 @@ import time
 
 import pytest
 
-from tests.ble.harness import HEAD, SHIN, bluez_session, strap_device
+from tests.ble.harness import HEAD, SHIN, strap_device
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def bluez(tmp_path, monkeypatch):
-    yield from bluez_session(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow

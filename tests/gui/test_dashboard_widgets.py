@@ -4,6 +4,7 @@ session, the live window's recording controls, the replay window's transport and
 import asyncio
 import re
 import time
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -337,6 +338,28 @@ def test_replay_window_says_why_a_file_cannot_be_opened(qtbot, run_qasync, tmp_p
     assert not win.export_button.isEnabled()
     assert win.export_reps(tmp_path / "x.csv") is None
     assert win.feed.alert[0] == "Open a recording first."
+
+
+def test_replay_save_buttons_ask_where_beside_the_recording_then_write_there(
+    qtbot, tmp_path, monkeypatch
+):
+    from gui.dashboard.replay_view import ReplayWindow
+
+    win = ReplayWindow()
+    qtbot.addWidget(win)
+    asked = []
+    monkeypatch.setattr(win, "_save_as", lambda *dialog: asked.append(dialog) or tmp_path / "x")
+    win.export_button.setEnabled(True)
+    win.report_button.setEnabled(True)
+    win.export_button.click()  # no recording open: nothing asked
+    assert asked == []
+    win.recording = SimpleNamespace(path=tmp_path / "s.flossrec")
+    win.export_button.click()
+    assert asked == [("Export the reps as CSV", "-reps.csv", "CSV (*.csv)")]
+    assert win.feed.alert[0].startswith("The analysis is not ready yet: export")  # export_reps
+    win.report_button.click()
+    assert asked[1] == ("Save the session report", ".html", "HTML (*.html)")
+    assert win.feed.alert[0].startswith("The analysis is not ready yet: save the report")
 
 
 def test_replay_window_exports_reps_with_dictionary(qtbot, run_qasync, sim_recording, tmp_path):

@@ -2,8 +2,7 @@
 bleak: ``scan`` recognises them, ``assign`` takes them by tapping, ``record`` records them and
 ``analyze`` finds the simulated reps where the simulator put them."""
 
-import os
-import subprocess
+import functools
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,8 @@ from collector.roles import (
 )
 from collector.simulator import simulate
 from tests.ble.emulator import sim_config
-from tests.ble.harness import bluez_session, polar_device
+from tests.ble.harness import polar_device
+from tests.gui.command import run_command
 from tests.gui.test_cli_assign import assign, tap
 
 SHIN, HEAD = "A0:9E:1A:00:00:01", "A0:9E:1A:00:00:02"
@@ -28,14 +28,7 @@ NAMES = {SHIN: "Polar Sense 1A000001", HEAD: "Polar Sense 1A000002"}
 RATE_HZ = 104  # what `record` asks for by default (100 Hz) becomes in SDK mode
 
 
-@pytest.fixture
-def bluez(tmp_path, monkeypatch):
-    yield from bluez_session(tmp_path, monkeypatch)
-
-
-def run(cmd, *args, timeout=120):
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
-                          env=os.environ.copy())  # fmt: skip
+run = functools.partial(run_command, timeout=120)  # one recording is 41 s long
 
 
 @pytest.mark.slow
