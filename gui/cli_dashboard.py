@@ -22,10 +22,8 @@ from gui.cli_programme import (
 from gui.commands import AddCommand
 from gui.errors import UserError
 from gui.options import (
-    add_lsl_option,
+    add_acquisition_options,
     add_map_option,
-    add_sim_options,
-    add_strap_options,
     check_lsl,
     sim_config,
     strap_targets,
@@ -279,11 +277,9 @@ def register(add: AddCommand) -> None:
     _add_gui_options(p)
 
     p = add("live", cmd_live, "live dashboard: signals, reps counted and scored, recording")
-    add_strap_options(p)
-    p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
+    add_acquisition_options(p)
     p.add_argument("--participant", default="", help="participant pseudonym (no real names)")
     p.add_argument("--record", type=Path, metavar="PATH", help="start recording to PATH at once")
-    add_lsl_option(p)
     add_programme_option(p)
     p.add_argument("--tick", action="store_true",
                    help="with --programme: a tick as each pacer glide begins")  # fmt: skip
@@ -297,7 +293,6 @@ def register(add: AddCommand) -> None:
         help="where the Record button writes (default: recordings/)",
     )  # fmt: skip
     _add_gui_options(p)
-    add_sim_options(p)
 
     p = add("replay", cmd_replay, "replay a recording in the dashboard; export its reps")
     p.add_argument(

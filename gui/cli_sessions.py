@@ -10,10 +10,9 @@ from gui.cli_programme import add_programme_option, programme_meta
 from gui.commands import AddCommand
 from gui.errors import UserError
 from gui.options import (
-    add_lsl_option,
+    add_acquisition_options,
     add_map_option,
     add_sim_options,
-    add_strap_options,
     check_lsl,
     sim_config,
 )
@@ -123,12 +122,9 @@ def register(add: AddCommand) -> None:
     add_sim_options(p)
 
     p = add("record", cmd_record, "record straps in real time into a recording")
-    add_strap_options(p)
+    add_acquisition_options(p)
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
-    add_lsl_option(p)
     _add_session_options(p)
-    add_sim_options(p)
 
     p = add("export", cmd_export, "export a recording's samples as long CSV or BIDS-Motion")
     p.add_argument("path", type=Path, help="recording (.flossrec), long CSV or BIDS-Motion file; "

@@ -20,33 +20,42 @@ if TYPE_CHECKING:
 log = logging.getLogger("flossmeter")
 
 
+#: The simulated session's options: option → (the ``SimConfig`` field it sets, argparse
+#: keywords). Defaults are ``SimConfig``'s (a test holds them equal; importing the simulator to
+#: read them would load numpy for ``--help``); a ``--no-…``/``--shin-only`` flag clears its field.
+SIM_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--sets": ("sets", {"type": int, "default": 2, "help": "number of sets (default %(default)s)"}),
+    "--reps": ("reps_per_set", {"type": int, "default": 8,
+                                "help": "reps per set (default %(default)s)"}),
+    "--seed": ("seed", {"type": int, "default": 0, "help": "random seed; same seed, same session"}),
+    "--rate-hz": ("rate_hz", {"type": float, "default": 100.0, "help": "sample rate, 25–400 Hz"}),
+    "--head-rate-hz": ("head_rate_hz", {"type": float, "default": None,
+                                        "help": "head rate if different"}),
+    "--technique": ("technique", {"choices": ("slider", "tensioner", "mixed"), "default": "slider",
+                                  "help": "floss technique of the sets (mixed: alternating sets)"}),
+    "--variety": ("variety", {"choices": ("clean", "typical", "messy"), "default": "typical",
+                              "help": "how often reps are held, partial, halting, fast or follow "
+                                      "a long pause"}),
+    "--no-fidgets": ("fidgets", {"action": "store_false", "help": "no fidgeting between sets"}),
+    "--shin-only": ("head", {"action": "store_false", "help": "simulate the shin strap only"}),
+    "--no-calibration": ("calibration", {"action": "store_false",
+                                         "help": "skip the start-up calibration (upright still, "
+                                                 "look up and back)"}),
+    "--noise": ("noise", {"type": float, "default": 1.0,
+                          "help": "IMU error scale: 0 ideal, 1 typical"}),
+    "--mounting": ("mounting", {"choices": ("random", "nominal", "backwards"), "default": "random",
+                                "help": "how the straps are put on (default: random, as patients "
+                                        "do)"}),
+}  # fmt: skip
+
+
 def add_sim_options(p: argparse.ArgumentParser) -> None:
-    """The simulated session's options (``--sets``, ``--reps``, ``--seed``, ``--faults`` ...)."""
+    """The simulated session's options (``SIM_OPTIONS``, and ``--faults``)."""
     g = p.add_argument_group("simulated straps")
-    g.add_argument("--sets", type=int, default=2, help="number of sets (default 2)")
-    g.add_argument("--reps", type=int, default=8, help="reps per set (default 8)")
-    g.add_argument("--seed", type=int, default=0, help="random seed; same seed, same session")
-    g.add_argument("--rate-hz", type=float, default=100.0, help="sample rate, 25–400 Hz")
-    g.add_argument("--head-rate-hz", type=float, default=None, help="head rate if different")
-    g.add_argument(
-        "--technique", choices=("slider", "tensioner", "mixed"), default="slider",
-        help="floss technique of the sets (mixed: alternating sets)",
-    )  # fmt: skip
-    g.add_argument(
-        "--variety", choices=("clean", "typical", "messy"), default="typical",
-        help="how often reps are held, partial, halting, fast or follow a long pause",
-    )  # fmt: skip
-    g.add_argument("--no-fidgets", action="store_true", help="no fidgeting between sets")
-    g.add_argument("--shin-only", action="store_true", help="simulate the shin strap only")
-    g.add_argument(
-        "--no-calibration", action="store_true",
-        help="skip the start-up calibration (upright still, look up and back)",
-    )  # fmt: skip
-    g.add_argument("--noise", type=float, default=1.0, help="IMU error scale: 0 ideal, 1 typical")
-    g.add_argument(
-        "--mounting", choices=("random", "nominal", "backwards"), default="random",
-        help="how the straps are put on (default: random, as patients do)",
-    )  # fmt: skip
+    for option, (name, kw) in SIM_OPTIONS.items():
+        if "type" in kw:  # named after the option, not the field (--reps REPS)
+            kw = {"metavar": option.removeprefix("--").replace("-", "_").upper(), **kw}
+        g.add_argument(option, dest=name, **kw)
     g.add_argument(
         "--faults", default="",
         help="link and clock faults and real-life disturbances, e.g. loss=0.02,outages=1,"
@@ -59,23 +68,19 @@ def sim_config(args: argparse.Namespace) -> Any:
     from collector.simulator import SimConfig, parse_faults
 
     try:
-        return SimConfig(
-            seed=args.seed,
-            sets=args.sets,
-            reps_per_set=args.reps,
-            technique=args.technique,
-            variety=args.variety,
-            fidgets=not args.no_fidgets,
-            head=not args.shin_only,
-            calibration=not args.no_calibration,
-            rate_hz=args.rate_hz,
-            head_rate_hz=args.head_rate_hz,
-            noise=args.noise,
-            mounting=args.mounting,
-            **parse_faults(args.faults),
-        )
+        fields = {name: getattr(args, name) for name, _ in SIM_OPTIONS.values()}
+        return SimConfig(**fields, **parse_faults(args.faults))
     except (ValueError, TypeError) as e:
         raise UserError(str(e)) from None
+
+
+def add_acquisition_options(p: argparse.ArgumentParser) -> None:
+    """What ``live`` and ``record`` stream from: the straps (simulated or BLE), how fast a
+    simulation runs, the simulated session, and ``--lsl``."""
+    add_strap_options(p)
+    p.add_argument("--speed", type=float, default=1.0, help="simulated time per real second")
+    add_lsl_option(p)
+    add_sim_options(p)
 
 
 def add_strap_options(p: argparse.ArgumentParser) -> None:

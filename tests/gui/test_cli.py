@@ -188,3 +188,23 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, err
     assert "Traceback" not in err and "Broken" not in err
+
+
+def test_sim_options_set_the_simulator_fields_they_name():
+    from collector.simulator import SimConfig
+    from gui.cli import build_parser
+    from gui.options import sim_config
+
+    def config(*argv):
+        return sim_config(build_parser().parse_args(["simulate", "-o", "x", *argv]))
+
+    assert config() == SimConfig()  # no option: the simulator's own defaults
+    argv = ["--sets", "3", "--reps", "5", "--seed", "7", "--rate-hz", "50", "--head-rate-hz",
+            "25", "--technique", "mixed", "--variety", "messy", "--no-fidgets", "--shin-only",
+            "--no-calibration", "--noise", "0.5", "--mounting", "nominal",
+            "--faults", "loss=0.1"]  # fmt: skip
+    assert config(*argv) == SimConfig(
+        sets=3, reps_per_set=5, seed=7, rate_hz=50.0, head_rate_hz=25.0, technique="mixed",
+        variety="messy", fidgets=False, head=False, calibration=False, noise=0.5,
+        mounting="nominal", loss=0.1,
+    )  # fmt: skip
