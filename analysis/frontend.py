@@ -41,13 +41,18 @@ class FrontEndParams:
     """Front-end thresholds and windows (documented in docs/analysis.md)."""
 
     warmup_samples: int = 32  # samples used to find the sample rate before processing starts
-    window_s: float = 0.25
-    still_gyro_sd_dps: float = 1.5
-    still_acc_sd_mps2: float = 0.12
-    still_rate_dps: float = 3.0
-    first_rate_dps: float = 8.0
-    bias_window_s: float = 1.0
-    bias_every_s: float = 0.5
+    window_s: float = 0.25  # stillness window: long enough to average noise, short enough to
+    #   find a 0.3 s stop
+    # Noise of a consumer MEMS IMU (BMI270 class: 0.008 deg/s/√Hz, 160 µg/√Hz) at 400 Hz is
+    # an SD of 0.2 deg/s and 0.04 m/s² summed over the axes (0.4 and 0.08 at twice that noise):
+    still_gyro_sd_dps: float = 1.5  # ≥ 3.75× the gyro's noise; a glide turns at ≥ 10 deg/s
+    still_acc_sd_mps2: float = 0.12  # ≥ 1.5× the accelerometer's noise at twice the typical
+    still_rate_dps: float = 3.0  # mean rate this far from the bias is a slow steady turn
+    #   (small variance too), not stillness; the bias itself wanders by < 0.1 deg/s a minute
+    first_rate_dps: float = 8.0  # before any bias is known: above the largest raw bias
+    #   (±2 deg/s an axis, ±4 at twice the noise: |b| ≤ 6.9 deg/s)
+    bias_window_s: float = 1.0  # averaging 1 s of stillness leaves < 0.02 deg/s of noise
+    bias_every_s: float = 0.5  # re-estimated this often while still (the bias wanders slowly)
     still_tilt_deg: float = 0.5  # ... and only if gravity's direction moved less than this
     #   over the bias window (slow restless sway can pass the variance test; noise moves the
     #   0.25 s mean by < 0.15°)
@@ -58,8 +63,9 @@ class FrontEndParams:
     moving_bias_every_s: float = 2.0  # ... from stretches this long (one estimate per stretch)
     moving_bias_min_s: float = 4.0
     moving_bias_after_s: float = 120.0
-    max_gap_s: float = 0.25
-    smooth_s: float = 0.1
+    max_gap_s: float = 0.25  # a longer gap between samples is lost data: phi is not advanced
+    #   across it (6 sample periods at 25 Hz, the slowest rate a strap sends)
+    smooth_s: float = 0.1  # speed boxcar: nulls 10 Hz and averages noise; delays by 0.05 s
     artefacts: ArtefactParams = field(default_factory=ArtefactParams)  # knocks, hits: bridged
     settle_s: float = 2.5  # "settled": over this long ...
     settle_deg: float = 10.0  # ... each component of phi stays within this band (restless
