@@ -23,11 +23,25 @@ import numpy as np
 
 from analysis.online import OnlineAnalyzer
 from analysis.session import RepAnalysis
-from benchmarks.common import best_of, quick_flag
+from benchmarks.common import best_of, print_report
 from collector.recording import load_recording, write_blocks
 from collector.simulator import SimConfig, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: What the script prints, line by line (templates over :func:`run`'s figures).
+REPORT = (
+    "flossmeter analyze {analysis_session_h:.2f} h (fresh process): {analyze_cli_s:.3f} s ="
+    " import of numpy+pandas+scipy.signal {import_baseline_s:.3f} s +"
+    " {analyze_beyond_import_s:.3f} s; 2× length: {analyze_2x_ratio:.2f}× the time beyond the"
+    " import",
+    "in process, with angles: {analysis_session_s:.3f} s ({analysis_reps} reps of"
+    " {analysis_true_reps}); peak memory {analysis_peak_mem_ratio:.2f}× the samples"
+    " ({analysis_samples_mb:.0f} MB)",
+    "streaming: {stream_ms_per_block:.3f} ms per 10-sample block (p99"
+    " {stream_ms_per_block_p99:.3f}); rep event {event_latency_s_median:.2f} s (max"
+    " {event_latency_s_max:.2f} s) after the rep ends",
+)
 
 
 def _session(hours: float, seed: int = 1):
@@ -157,23 +171,7 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main() -> None:
-    r = run(quick_flag(__doc__))
-    print(
-        f"flossmeter analyze {r['analysis_session_h']:.2f} h (fresh process): "
-        f"{r['analyze_cli_s']:.3f} s = import of numpy+pandas+scipy.signal "
-        f"{r['import_baseline_s']:.3f} s + {r['analyze_beyond_import_s']:.3f} s; "
-        f"2× length: {r['analyze_2x_ratio']:.2f}× the time beyond the import"
-    )
-    print(
-        f"in process, with angles: {r['analysis_session_s']:.3f} s ({r['analysis_reps']} reps "
-        f"of {r['analysis_true_reps']}); peak memory {r['analysis_peak_mem_ratio']:.2f}× the "
-        f"samples ({r['analysis_samples_mb']:.0f} MB)"
-    )
-    print(
-        f"streaming: {r['stream_ms_per_block']:.3f} ms per 10-sample block (p99 "
-        f"{r['stream_ms_per_block_p99']:.3f}); rep event {r['event_latency_s_median']:.2f} s "
-        f"(max {r['event_latency_s_max']:.2f} s) after the rep ends"
-    )
+    print_report(__doc__, run, *REPORT)
 
 
 if __name__ == "__main__":
