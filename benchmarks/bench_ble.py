@@ -16,7 +16,7 @@ from pathlib import Path
 from collector.ble import BleSource
 from collector.hub import Hub
 from collector.recording import Recorder, load_recording
-from tests.ble.harness import HEAD, SHIN, Bluez, proc_cpu_s, strap_device
+from tests.ble.harness import HEAD, SHIN, Bluez, device, proc_cpu_s
 
 
 class _Timed:
@@ -49,7 +49,7 @@ def run(quick: bool) -> dict[str, float]:
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
         try:
             kw = {"rate_hz": 1000, "per_packet": 5}  # 200 notifications/s per strap
-            bus.start([strap_device(SHIN, "shin", **kw), strap_device(HEAD, "head", **kw)])
+            bus.start([device("strap", SHIN, "shin", **kw), device("strap", HEAD, "head", **kw)])
             out = asyncio.run(_measure(bus, tmp, seconds))
         finally:
             bus.close()

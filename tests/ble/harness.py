@@ -30,29 +30,21 @@ BUS_CONF = """<busconfig>
 SHIN, HEAD = "C0:FF:EE:00:00:01", "C0:FF:EE:00:00:02"
 
 
-def strap_device(address: str, stream: str, seed: int = 3, **kw: Any) -> dict[str, Any]:
-    """An emulated strap streaming the simulator's ``stream`` (``shin``/``head``) of ``seed``."""
-    name = kw.pop("name", f"FLOSS-{address[-5:].replace(':', '')}")
-    return {"kind": "strap", "address": address, "name": name, "stream": stream,
-            "seed": seed, "sim": {"seed": seed}, **kw}  # fmt: skip
+#: Each emulated family's advertised name, from its address (what the real sensors advertise).
+NAMES = {
+    "strap": lambda address: f"FLOSS-{address[-5:].replace(':', '')}",
+    "witmotion": lambda address: "WT901BLE68",  # a WitMotion WT901BLECL
+    "movella": lambda address: "Movella DOT",
+    "polar": lambda address: f"Polar Sense {address.replace(':', '')[-8:]}",  # Verity Sense
+}
 
 
-def witmotion_device(address: str, stream: str, seed: int = 3, **kw: Any) -> dict[str, Any]:
-    """An emulated WitMotion WT901BLECL."""
-    return {"kind": "witmotion", "address": address, "name": kw.pop("name", "WT901BLE68"),
-            "stream": stream, "seed": seed, "sim": {"seed": seed}, **kw}  # fmt: skip
-
-
-def movella_device(address: str, stream: str, seed: int = 3, **kw: Any) -> dict[str, Any]:
-    """An emulated Movella DOT."""
-    return {"kind": "movella", "address": address, "name": kw.pop("name", "Movella DOT"),
-            "stream": stream, "seed": seed, "sim": {"seed": seed}, **kw}  # fmt: skip
-
-
-def polar_device(address: str, stream: str, seed: int = 3, **kw: Any) -> dict[str, Any]:
-    """An emulated Polar Verity Sense (advertised as ``Polar Sense`` and an 8-hex-digit id)."""
-    name = kw.pop("name", f"Polar Sense {address.replace(':', '')[-8:]}")
-    return {"kind": "polar", "address": address, "name": name, "stream": stream,
+def device(kind: str, address: str, stream: str, seed: int = 3, **kw: Any) -> dict[str, Any]:
+    """An emulated sensor of family ``kind`` (``strap``, ``witmotion``, ``movella``, ``polar``)
+    streaming the simulator's ``stream`` (``shin``/``head``) of ``seed``; ``kw``: the
+    emulator's options for it (``name``, ``faults``, ``battery_pct``, ...)."""
+    name = kw.pop("name", NAMES[kind](address))
+    return {"kind": kind, "address": address, "name": name, "stream": stream,
             "seed": seed, "sim": {"seed": seed}, **kw}  # fmt: skip
 
 

@@ -10,15 +10,7 @@ import pytest
 from collector.ble import BleSource
 from collector.hub import Hub
 from collector.recording import Recorder, load_recording
-from tests.ble.harness import (
-    HEAD,
-    SHIN,
-    Collect,
-    movella_device,
-    polar_device,
-    strap_device,
-    witmotion_device,
-)
+from tests.ble.harness import HEAD, SHIN, Collect, device
 
 WIT, POLAR = "C0:FF:EE:00:00:03", "A0:9E:1A:00:00:04"
 
@@ -37,10 +29,10 @@ def test_every_family_reports_its_battery_and_a_low_one_is_warned_and_recorded(
 ):
     bluez.start(
         [
-            strap_device(SHIN, "shin", battery_pct=71),
-            movella_device(HEAD, "head", battery_pct=64, charging=True),
-            witmotion_device(WIT, "shin", battery_v=3.82),  # 50 % in WitMotion's own table
-            polar_device(POLAR, "head", battery_pct=40),
+            device("strap", SHIN, "shin", battery_pct=71),
+            device("movella", HEAD, "head", battery_pct=64, charging=True),
+            device("witmotion", WIT, "shin", battery_v=3.82),  # 50 % in WitMotion's own table
+            device("polar", POLAR, "head", battery_pct=40),
         ]
     )
 
@@ -100,8 +92,8 @@ def test_rssi_where_bluez_reports_it(bluez):
     # source looks for a strap that dropped out. The Polar keeps advertising while connected.
     bluez.start(
         [
-            polar_device(POLAR, "shin", rssi=-55, rssi_while_connected=True),
-            strap_device(HEAD, "head", rssi=-66),
+            device("polar", POLAR, "shin", rssi=-55, rssi_while_connected=True),
+            device("strap", HEAD, "head", rssi=-66),
         ]
     )
 

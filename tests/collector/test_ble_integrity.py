@@ -27,30 +27,23 @@ from collector.constants import G_MPS2
 from collector.hub import Hub
 from collector.model import SampleBlock
 from collector.protocols import movella, polar, witmotion
-from tests.ble.harness import (
-    SHIN,
-    Collect,
-    movella_device,
-    polar_device,
-    strap_device,
-    witmotion_device,
-)
+from tests.ble.harness import SHIN, Collect, device
 
-#: family → (emulated device, rate asked, subscriptions whose notifications nobody decodes: the
+#: family → (rate asked, subscriptions whose notifications nobody decodes: the
 #: WitMotion rate check of the first connection counts packets before streaming starts)
 FAMILIES = {
-    "strap": (strap_device, 100, set()),
-    "witmotion": (witmotion_device, 100, {1}),
-    "movella": (movella_device, 60, set()),
+    "strap": (100, set()),
+    "witmotion": (100, {1}),
+    "movella": (60, set()),
 }
-POLAR = (polar_device, 104, set())  # its own test: two streams make one block
+POLAR = (104, set())  # its own test: two streams make one block
 MALFORMED_P = 0.04
 
 
-def stream(bluez, family, malformed_p=MALFORMED_P, **device):
-    make, rate, _ = POLAR if family == "polar" else FAMILIES[family]
+def stream(bluez, family, malformed_p=MALFORMED_P, **options):
+    rate, _ = POLAR if family == "polar" else FAMILIES[family]
     faults = {"malformed_p": malformed_p, "seed": 5}
-    bluez.start([make(SHIN, "shin", seed=4, drift_ppm=60, faults=faults, **device)])
+    bluez.start([device(family, SHIN, "shin", seed=4, drift_ppm=60, faults=faults, **options)])
 
     async def run():
         async with BleSource({"shin": SHIN}, rate_hz=rate) as src:
@@ -88,7 +81,7 @@ def expected(family, values):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_every_valid_notification_is_exactly_its_samples_and_no_more(bluez, family):
     sink, link, t0, sent, emu = stream(bluez, family)
-    _, rate, unread = FAMILIES[family]
+    rate, unread = FAMILIES[family]
     dev = emu["devices"][SHIN]
     assert dev["connects"] == 2 and dev["disconnects"] == 1
     # the emulator's count is exact: every garbled notification breaks a documented rule
@@ -181,7 +174,7 @@ def test_polar_every_valid_frame_is_kept_once_and_its_samples_paired_exactly(blu
     # frames, ~35 of them garbled
     sink, link, t0, sent, emu = stream(bluez, "polar", 0.08, compressed=compressed,
                                        acc_per_frame=6, gyro_per_frame=4)  # fmt: skip
-    rate = POLAR[1]
+    rate = POLAR[0]
     dev = emu["devices"][SHIN]
     assert dev["connects"] == 2 and dev["disconnects"] == 1
     assert dev["malformed"] == sum(not e["valid"] for e in sent) > 0

@@ -9,27 +9,20 @@ from collector.ble import BleSource, scan
 from collector.errors import CollectorError
 from collector.hub import Hub
 from collector.recording import Recorder, load_recording
-from tests.ble.harness import (
-    HEAD,
-    SHIN,
-    Collect,
-    movella_device,
-    strap_device,
-    witmotion_device,
-)
+from tests.ble.harness import HEAD, SHIN, Collect, device
 
 
 def two_straps(**kw):
-    return [strap_device(SHIN, "shin", drift_ppm=100, **kw),
-            strap_device(HEAD, "head", drift_ppm=-100, **kw)]  # fmt: skip
+    return [device("strap", SHIN, "shin", drift_ppm=100, **kw),
+            device("strap", HEAD, "head", drift_ppm=-100, **kw)]  # fmt: skip
 
 
 def test_scan_lists_and_recognises_every_family(bluez):
     bluez.start(
         [
-            strap_device(SHIN, "shin"),
-            witmotion_device("C0:FF:EE:00:00:03", "shin"),
-            movella_device("D4:22:CD:00:00:04", "head"),
+            device("strap", SHIN, "shin"),
+            device("witmotion", "C0:FF:EE:00:00:03", "shin"),
+            device("movella", "D4:22:CD:00:00:04", "head"),
             {"kind": "other", "address": "C0:FF:EE:00:00:09", "name": "Mi Band 5"},
         ]
     )
@@ -132,7 +125,7 @@ def test_malformed_and_dropped_packets_counted_never_fatal(bluez, tmp_path):
 
 @pytest.mark.slow
 def test_100_drop_reconnect_cycles_keep_dbus_connections_flat(bluez):
-    bluez.start([strap_device(SHIN, "shin")])
+    bluez.start([device("strap", SHIN, "shin")])
 
     async def run():
         async with BleSource({"shin": SHIN}, rate_hz=50, backoff_s=0.02) as src:
@@ -159,7 +152,7 @@ def test_100_drop_reconnect_cycles_keep_dbus_connections_flat(bluez):
 
 
 def test_third_party_sensors_configured_and_streaming(bluez):
-    bluez.start([witmotion_device(SHIN, "shin"), movella_device(HEAD, "head", drift_ppm=40)])
+    bluez.start([device("witmotion", SHIN, "shin"), device("movella", HEAD, "head", drift_ppm=40)])
 
     async def run():
         async with BleSource({"shin": SHIN, "head": HEAD}, rate_hz=100) as src:
@@ -186,7 +179,7 @@ def test_third_party_sensors_configured_and_streaming(bluez):
 def test_unknown_address_and_unsupported_device_are_one_line(bluez):
     bluez.start(
         [
-            strap_device(SHIN, "shin"),
+            device("strap", SHIN, "shin"),
             {"kind": "other", "address": "C0:FF:EE:00:00:09", "name": "Mi Band 5"},
         ]
     )
@@ -211,8 +204,8 @@ def test_unknown_address_and_unsupported_device_are_one_line(bluez):
 )
 def test_bluetooth_unavailable_is_one_line(bluez, setup, message):
     if setup == "no-adapter":
-        bluez.start([strap_device(SHIN, "shin")], adapter=False)
+        bluez.start([device("strap", SHIN, "shin")], adapter=False)
     elif setup == "powered-off":
-        bluez.start([strap_device(SHIN, "shin")], powered=False)
+        bluez.start([device("strap", SHIN, "shin")], powered=False)
     with pytest.raises(CollectorError, match=message):
         asyncio.run(scan(0.5))

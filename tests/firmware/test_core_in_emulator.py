@@ -8,11 +8,11 @@ import numpy as np
 from collector.ble import BleSource
 from collector.hub import Hub
 from collector.protocols import strap
-from tests.ble.harness import SHIN, Collect, strap_device
+from tests.ble.harness import SHIN, Collect, device
 
 
 def test_collector_streams_from_the_firmware_core(bluez):
-    bluez.start([strap_device(SHIN, "shin", drift_ppm=50, battery_mv=3930)])
+    bluez.start([device("strap", SHIN, "shin", drift_ppm=50, battery_mv=3930)])
 
     async def run():
         async with BleSource({"shin": SHIN}, rate_hz=200) as src:

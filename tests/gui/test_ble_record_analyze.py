@@ -18,7 +18,7 @@ from collector.recording import load_recording, write_blocks
 from collector.roles import StrapConfig, StrapEntry, save_strap_config
 from collector.simulator import simulate
 from tests.ble.emulator import sim_config
-from tests.ble.harness import HEAD, SHIN, Bluez, strap_device
+from tests.ble.harness import HEAD, SHIN, Bluez, device
 
 #: name → (the emulated straps' simulation, recording length in s: the simulated session
 #: without its last ~1 s, since the emulator plays it in a loop)
@@ -40,8 +40,8 @@ def start_recording(cmd: list[str], folder: Path, sim: dict, duration_s: float):
     bus = Bluez(folder)
     bus.start(
         [
-            strap_device(SHIN, "shin", sim=sim, drift_ppm=80),
-            strap_device(HEAD, "head", sim=sim, drift_ppm=-80),
+            device("strap", SHIN, "shin", sim=sim, drift_ppm=80),
+            device("strap", HEAD, "head", sim=sim, drift_ppm=-80),
         ]
     )
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)

@@ -20,7 +20,7 @@ from collector.roles import (
     load_strap_config,
     save_strap_config,
 )
-from tests.ble.harness import HEAD, SHIN, movella_device, strap_device
+from tests.ble.harness import HEAD, SHIN, device
 
 OTHER = {"kind": "other", "address": "C0:FF:EE:00:00:09", "name": "Mi Band 5"}
 
@@ -76,7 +76,7 @@ def tap(bluez, *addresses):
 
 
 def test_assign_by_tapping_then_scan_and_record_use_it(bluez, flossmeter_cmd, tmp_path):
-    bluez.start([strap_device(SHIN, "shin"), strap_device(HEAD, "head"), OTHER])
+    bluez.start([device("strap", SHIN, "shin"), device("strap", HEAD, "head"), OTHER])
     talk = assign(flossmeter_cmd, "--yes")
     assert "FLOSS-0001" in talk.expect("connecting 2 strap(s)")  # the band is not a strap
     talk.expect("tap the SHIN strap")
@@ -111,7 +111,7 @@ def test_assign_by_tapping_then_scan_and_record_use_it(bluez, flossmeter_cmd, tm
 
 
 def test_assign_asks_again_then_times_out_with_one_line(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin"), strap_device(HEAD, "head")])
+    bluez.start([device("strap", SHIN, "shin"), device("strap", HEAD, "head")])
     talk = assign(flossmeter_cmd, "--yes", "--tap-timeout-s", "2")
     talk.expect("tap the SHIN strap")
     tap(bluez, SHIN, HEAD)  # both at once (a knock on the chair)
@@ -133,7 +133,7 @@ def test_assign_asks_again_then_times_out_with_one_line(bluez, flossmeter_cmd):
 
 
 def test_assign_a_third_party_pair_confirmed_on_stdin(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin"), movella_device(HEAD, "head")])
+    bluez.start([device("strap", SHIN, "shin"), device("movella", HEAD, "head")])
     save_strap_config(StrapConfig({"shin": StrapEntry("C0:FF:EE:00:00:07", "FLOSS-0007")}))
     talk = assign(flossmeter_cmd, stdin="y\n")
     talk.expect("tap the SHIN strap")
@@ -149,7 +149,7 @@ def test_assign_a_third_party_pair_confirmed_on_stdin(bluez, flossmeter_cmd):
 
 
 def test_assign_one_strap_declined_saves_nothing(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin"), OTHER])
+    bluez.start([device("strap", SHIN, "shin"), OTHER])
     talk = assign(flossmeter_cmd, stdin="n\n")
     talk.expect("tap the SHIN strap")
     tap(bluez, SHIN)

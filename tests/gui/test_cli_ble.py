@@ -10,14 +10,14 @@ from collector.roles import StrapConfig, StrapEntry, save_strap_config
 from gui.cli import main
 from gui.cli_ble import ask_yes_no
 from gui.errors import UserError
-from tests.ble.harness import HEAD, SHIN, strap_device
+from tests.ble.harness import HEAD, SHIN, device
 from tests.gui.command import run_command
 
 run = functools.partial(run_command, timeout=60)
 
 
 def test_scan_command(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin"), {"kind": "other", "address": "C0:FF:EE:00:00:09",
+    bluez.start([device("strap", SHIN, "shin"), {"kind": "other", "address": "C0:FF:EE:00:00:09",
                                               "name": "Mi Band 5"}])  # fmt: skip
     out = run(flossmeter_cmd, "scan", "--timeout-s", "1")
     assert out.returncode == 0, out.stderr
@@ -27,7 +27,7 @@ def test_scan_command(bluez, flossmeter_cmd):
 
 
 def test_record_against_emulator(bluez, flossmeter_cmd, tmp_path):
-    bluez.start([strap_device(SHIN, "shin"), strap_device(HEAD, "head")])
+    bluez.start([device("strap", SHIN, "shin"), device("strap", HEAD, "head")])
     path = tmp_path / "ble.flossrec"
     out = run(flossmeter_cmd, "record", "--shin", SHIN, "--head", HEAD, "-o", str(path),
               "--duration-s", "6", "--participant", "P07")  # fmt: skip
@@ -50,9 +50,9 @@ def test_record_against_emulator(bluez, flossmeter_cmd, tmp_path):
 )
 def test_record_errors_are_one_line_exit_2(bluez, flossmeter_cmd, tmp_path, setup, args, message):
     if setup == "strap":
-        bluez.start([strap_device(SHIN, "shin")])
+        bluez.start([device("strap", SHIN, "shin")])
     elif setup == "no-adapter":
-        bluez.start([strap_device(SHIN, "shin")], adapter=False)
+        bluez.start([device("strap", SHIN, "shin")], adapter=False)
     args = args or ["--shin", SHIN]
     out = run(flossmeter_cmd, "record", *args, "-o", str(tmp_path / "x.flossrec"),
               "--duration-s", "2")  # fmt: skip
@@ -63,7 +63,7 @@ def test_record_errors_are_one_line_exit_2(bluez, flossmeter_cmd, tmp_path, setu
 
 
 def test_scan_marks_known_straps_and_survives_a_bad_config(bluez, flossmeter_cmd, tmp_path):
-    bluez.start([strap_device(SHIN, "shin"), strap_device(HEAD, "head")])
+    bluez.start([device("strap", SHIN, "shin"), device("strap", HEAD, "head")])
     config = tmp_path / "straps.json"
     save_strap_config(StrapConfig({"head": StrapEntry(HEAD), "shin": StrapEntry(name="FLOSS-7")}),
                       config)  # fmt: skip

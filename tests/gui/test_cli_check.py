@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.ble.harness import SHIN, strap_device, witmotion_device
+from tests.ble.harness import SHIN, device
 from tests.gui.command import run_command
 
 
@@ -25,7 +25,7 @@ def lines(out):
 
 @pytest.mark.slow
 def test_a_strap_running_the_reference_core_passes(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin", drift_ppm=60, battery_mv=3985)])
+    bluez.start([device("strap", SHIN, "shin", drift_ppm=60, battery_mv=3985)])
     out = check(flossmeter_cmd, SHIN, "--duration-s", "6")
     assert out.returncode == 0, out.stdout + out.stderr
     v = lines(out.stdout)
@@ -40,7 +40,7 @@ def test_a_strap_running_the_reference_core_passes(bluez, flossmeter_cmd):
 
 @pytest.mark.slow
 def test_loss_and_clock_drift_beyond_the_limits_fail_exactly_those(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin", drift_ppm=3000, faults={"drop_p": 0.05, "seed": 2})])
+    bluez.start([device("strap", SHIN, "shin", drift_ppm=3000, faults={"drop_p": 0.05, "seed": 2})])
     out = check(flossmeter_cmd, SHIN, "--duration-s", "6")
     assert out.returncode == 1, out.stdout + out.stderr
     v = lines(out.stdout)
@@ -60,7 +60,7 @@ def test_loss_and_clock_drift_beyond_the_limits_fail_exactly_those(bluez, flossm
 
 
 def test_what_cannot_be_checked_is_one_line_exit_2(bluez, flossmeter_cmd):
-    bluez.start([strap_device(SHIN, "shin"), witmotion_device("C0:FF:EE:00:00:03", "head")])
+    bluez.start([device("strap", SHIN, "shin"), device("witmotion", "C0:FF:EE:00:00:03", "head")])
     for args, message in (
         (["C0:FF:EE:00:00:09", "--scan-s", "1"], "no device 'C0:FF:EE:00:00:09' found in 1 s"),
         (["C0:FF:EE:00:00:03", "--scan-s", "2"], "is a WitMotion BLE 5.0, not a flossmeter strap"),

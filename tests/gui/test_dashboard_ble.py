@@ -10,13 +10,15 @@ import time
 
 import pytest
 
-from tests.ble.harness import HEAD, SHIN, strap_device
+from tests.ble.harness import HEAD, SHIN, device
 from tests.conftest import ROOT
 
 
 @pytest.mark.slow
 def test_live_dashboard_on_emulated_straps_shows_a_drop(bluez, tmp_path):
-    bluez.start([strap_device(SHIN, "shin", rssi=-58), strap_device(HEAD, "head", battery_pct=12)])
+    bluez.start(
+        [device("strap", SHIN, "shin", rssi=-58), device("strap", HEAD, "head", battery_pct=12)]
+    )
     state = tmp_path / "state.json"
     rec = tmp_path / "ble.flossrec"
     cmd = [sys.executable, "-m", "gui", "live", "--shin", SHIN, "--head", "FLOSS-0002",

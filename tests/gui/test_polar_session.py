@@ -19,7 +19,7 @@ from collector.roles import (
 )
 from collector.simulator import simulate
 from tests.ble.emulator import sim_config
-from tests.ble.harness import polar_device
+from tests.ble.harness import device
 from tests.gui.command import run_command
 from tests.gui.test_cli_assign import assign, tap
 
@@ -33,7 +33,7 @@ run = functools.partial(run_command, timeout=120)  # one recording is 41 s long
 
 @pytest.mark.slow
 def test_scan_and_assign_polar_straps_then_record_them(bluez, flossmeter_cmd, tmp_path):
-    bluez.start([polar_device(SHIN, "shin"), polar_device(HEAD, "head", compressed=False)])
+    bluez.start([device("polar", SHIN, "shin"), device("polar", HEAD, "head", compressed=False)])
     out = run(flossmeter_cmd, "scan", "--timeout-s", "1")
     rows = out.stdout.splitlines()[1:]
     for address in (SHIN, HEAD):
@@ -74,8 +74,8 @@ def test_a_recorded_polar_session_analyses_to_the_simulated_reps(bluez, flossmet
     sim = {"seed": 3, "reps_per_set": 3}
     bluez.start(
         [
-            polar_device(SHIN, "shin", sim=sim, drift_ppm=80),
-            polar_device(HEAD, "head", sim=sim, drift_ppm=-80, gyro_offset_s=0.002),
+            device("polar", SHIN, "shin", sim=sim, drift_ppm=80),
+            device("polar", HEAD, "head", sim=sim, drift_ppm=-80, gyro_offset_s=0.002),
         ]
     )
     save_strap_config(StrapConfig({"shin": StrapEntry(SHIN, NAMES[SHIN]),
