@@ -12,7 +12,8 @@ disconnects stops holding the others back (``set_connected``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -265,6 +266,28 @@ class OnlineAnalyzer:
         if sensor not in self.fe:
             return []
         self.fe[sensor].add(time_s, acc_mps2, gyro_dps)
+        return self._advance(final=False)
+
+    def push_all(
+        self, blocks: Mapping[str, Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    ) -> list[Rep]:
+        """Offline: add each strap's blocks ``(time_s, acc_mps2, gyro_dps)``, then advance. The
+        straps' front-ends share nothing, so they run side by side (all but the first strap's
+        in a second thread: numpy lets go of the interpreter in its loops); the result is the
+        same as pushing the blocks one at a time, in any order (the analyzer is chunk-invariant;
+        ``benchmarks/fingerprint.py`` checks it)."""
+
+        def feed(sensor: str) -> None:
+            for t, acc, gyro in blocks[sensor]:
+                self.fe[sensor].add(t, acc, gyro)
+
+        sensors = [s for s in blocks if s in self.fe]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            others = [pool.submit(feed, s) for s in sensors[1:]]
+            if sensors:
+                feed(sensors[0])
+            for f in others:
+                f.result()
         return self._advance(final=False)
 
     def expect(self, sensor: str, samples: int) -> None:

@@ -81,13 +81,10 @@ class RepAnalysis:
         each chunk (same result: the analyzer is chunk-invariant)."""
         if progress is None:
             an, columns = self._analyzer(samples)
-            # head first: the detector then never waits for it (same result as any interleaving);
-            # in pieces, so that no whole-recording copy of the samples is ever made (the
-            # analyzer is chunk-invariant: the same bits)
-            for role in reversed(list(columns)):
-                n = len(columns[role][0])
-                for a in range(0, n, _FEED_ROWS):
-                    an.push(role, *_rows(columns[role], a, a + _FEED_ROWS))
+            # both straps' front-ends side by side, then the detector over all of it (the
+            # analyzer is chunk-invariant: the same bits as any interleaving); in pieces, so
+            # that no whole-recording copy of the samples is ever made
+            an.push_all({role: _pieces(cols) for role, cols in columns.items()})
             self._finish(an)
         else:
             for fraction in self.steps(samples, chunk_s):
@@ -156,6 +153,12 @@ class RepAnalysis:
 
 #: Rows of one strap pushed at a time by :meth:`RepAnalysis.run` (~3.7 MB of samples).
 _FEED_ROWS = 1 << 16
+
+
+def _pieces(columns: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A strap's columns as ``(time_s, acc, gyro)`` pieces of ``_FEED_ROWS`` rows."""
+    for a in range(0, len(columns[0]), _FEED_ROWS):
+        yield _rows(columns, a, a + _FEED_ROWS)
 
 
 def _rows(columns: list[np.ndarray], a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
