@@ -30,6 +30,34 @@ RATE = 100.0
 DRIFT = 60e-6
 
 
+def stall(
+    arrivals: np.ndarray,
+    ready_s: np.ndarray,
+    start_s: float,
+    length_s: float,
+    rng: np.random.Generator,
+) -> None:
+    """The host busy from ``start_s`` for ``length_s``: what became ready meanwhile arrives
+    when it wakes up (``arrivals`` changed in place)."""
+    stalled = (ready_s >= start_s) & (ready_s < start_s + length_s)
+    arrivals[stalled] = np.maximum(arrivals[stalled], start_s + length_s + rng.uniform(0, 0.002))
+
+
+def through_clock(
+    clk: ArrivalClock, per: int, arrivals: np.ndarray, keep: np.ndarray
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The kept notifications (``per`` samples each) through ``clk.add`` and its mapping, as
+    the WitMotion link does it (held until the clock is ready; the hold flushed at the end):
+    ``(notification, sample_index, session_time_s)`` in the order they were mapped."""
+    out, held = [], []
+    for j in np.flatnonzero(keep):
+        held += clk.add(per, float(arrivals[j]), int(j))
+        if clk.clock.ready:
+            out += [(k, idx, clk.clock.map(dev)) for k, idx, dev in held]
+            held = []
+    return out + [(k, idx, clk.clock.map(dev)) for k, idx, dev in held + clk.flush()]
+
+
 def session(seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     per = int(rng.integers(1, 4))
@@ -41,23 +69,12 @@ def session(seed: int) -> dict[str, float]:
         keep[(ready >= a) & (ready < a + rng.uniform(0.3, 1.2))] = False
     arr = LinkModel.random(rng).arrivals(ready, rng)
     for a in rng.uniform(3, 15, int(rng.integers(0, 4))):
-        length = rng.uniform(0.2, 1.0)
-        stalled = (ready >= a) & (ready < a + length)
-        arr[stalled] = np.maximum(arr[stalled], a + length + rng.uniform(0, 0.002))
+        stall(arr, ready, a, rng.uniform(0.2, 1.0), rng)
     arr = np.maximum.accumulate(arr)
     clk = ArrivalClock(RATE)
-    mapped, truth, held = [], [], []
-    for j in np.flatnonzero(keep):
-        held += clk.add(per, float(arr[j]), j)
-        if clk.clock.ready:
-            for k, _, dev in held:
-                mapped.append(clk.clock.map(dev))
-                truth.append((first[k] + np.arange(per)) / (RATE * (1 + DRIFT)))
-            held = []
-    for k, _, dev in held + clk.flush():
-        mapped.append(clk.clock.map(dev))
-        truth.append((first[k] + np.arange(per)) / (RATE * (1 + DRIFT)))
-    m, t = np.concatenate(mapped), np.concatenate(truth)
+    got = through_clock(clk, per, arr, keep)
+    m = np.concatenate([t for _, _, t in got])
+    t = np.concatenate([(first[k] + np.arange(per)) / (RATE * (1 + DRIFT)) for k, _, _ in got])
     err = m - t
     return {
         "back": float((np.diff(m) <= 0).any()),

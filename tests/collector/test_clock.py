@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from benchmarks.arrival_clock import stall, through_clock
 from collector.clock import ArrivalClock, DeviceClock, lower_envelope_fit, next_ping_delay_s
 from tests.ble.linkmodel import LinkModel
 
@@ -108,17 +109,13 @@ def arrival_clock_run(rng, stalls, lost=(), rate=100.0, dur_s=30.0):
         keep[(t >= a) & (t < a + n)] = False
     arr = LinkModel.random(rng).arrivals(t + 3e-4, rng)
     for a, n in stalls:
-        arr[(t >= a) & (t < a + n)] = a + n + rng.uniform(0, 0.002)
+        stall(arr, t, a, n, rng)
     arr = np.maximum.accumulate(arr)
     clk = ArrivalClock(rate)
-    got, held = [], []
-    for i in np.flatnonzero(keep):
-        held += clk.add(1, arr[i], i)
-        if clk.clock.ready:
-            got += [(i, idx[0], clk.clock.map(dev)[0]) for i, idx, dev in held]
-            held = []
-    got += [(i, idx[0], clk.clock.map(dev)[0]) for i, idx, dev in held + clk.flush()]
-    k, idx, mapped = (np.array(x) for x in zip(*got, strict=True))
+    got = through_clock(clk, 1, arr, keep)
+    k = np.array([j for j, _, _ in got])
+    idx = np.array([i[0] for _, i, _ in got])
+    mapped = np.array([m[0] for _, _, m in got])
     return clk, k, idx, mapped, t[k]
 
 
