@@ -327,8 +327,7 @@ class ArrivalClock:
         if n <= 0:
             return [(item, np.zeros(0, dtype=np.int64), np.zeros(0))]
         period = 1.0 / self.rate_hz
-        fit = self.clock.fit
-        if fit is None or not self.clock.ready:
+        if self.clock.fit is None or not self.clock.ready:
             if math.isfinite(self._last_arrival):
                 gap = arrival_s - self._last_arrival - n * period
                 if gap > self.jitter_s:
@@ -337,10 +336,7 @@ class ArrivalClock:
         out: list[tuple[Any, np.ndarray, np.ndarray]] = []
         if self._held and arrival_s - self._held[-1][3] >= self.decide_s:
             out += self.flush()  # nothing came for a while: decide on what was held
-            fit = self.clock.fit
-            assert fit is not None
-        late = arrival_s - float(fit((self.next_index + n - 1) * period))
-        typical = float(np.median(self._late)) if self._late else 0.0
+        late, typical = self._lateness(self.next_index + n - 1, arrival_s)
         if late <= self.jitter_s + typical:
             if self._held:  # numbered straight on, back in time: a delayed backlog, drained
                 self.delays += 1
@@ -362,13 +358,17 @@ class ArrivalClock:
         if not self._held:
             return []
         _, first, n, arrival = self._held[-1]
-        fit = self.clock.fit
-        assert fit is not None
-        late = arrival - float(fit((first + n - 1) / self.rate_hz))
-        typical = float(np.median(self._late)) if self._late else 0.0
+        late, typical = self._lateness(first + n - 1, arrival)
         if late <= self.jitter_s + typical:
             return self._release()
         return self._decide(late - typical)
+
+    def _lateness(self, last_index: int, arrival_s: float) -> tuple[float, float]:
+        """How late a notification whose last sample is ``last_index`` arrived against the
+        fastest delivery the fit allows, and the typical (median) lateness, s."""
+        assert self.clock.fit is not None
+        late = arrival_s - float(self.clock.fit(last_index * (1.0 / self.rate_hz)))
+        return late, float(np.median(self._late)) if self._late else 0.0
 
     def _decide(self, lateness_s: float) -> list[tuple[Any, np.ndarray, np.ndarray]]:
         """The held packets are still late: samples were lost just before the first."""
