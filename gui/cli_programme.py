@@ -10,7 +10,7 @@ from typing import Any
 
 from gui.commands import AddCommand
 from gui.errors import UserError
-from gui.options import date_option
+from gui.options import date_option, option_dest
 
 
 def _load(path: Path) -> Any:
@@ -86,11 +86,6 @@ NEW_OPTIONS: dict[str, tuple[str, type, str | None]] = {
 }  # fmt: skip
 
 
-def _dest(option: str) -> str:
-    """The attribute argparse stores ``option`` in (``--rest-s`` → ``rest_s``)."""
-    return option.removeprefix("--").replace("-", "_")
-
-
 def _slot(values: dict[str, Any], key: str) -> tuple[dict[str, Any], str]:
     """Where field ``key`` (``section.key`` or ``key``) is in a programme's dict: the table that
     holds it and its name there."""
@@ -108,7 +103,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     values = Programme().to_dict()
     for option, (key, _, _) in NEW_OPTIONS.items():
         table, name = _slot(values, key)
-        table[name] = getattr(args, _dest(option))
+        table[name] = getattr(args, option_dest(option))
     try:
         prog = Programme.from_dict(values, "options")
     except ProgrammeError as e:

@@ -49,12 +49,17 @@ SIM_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }  # fmt: skip
 
 
+def option_dest(option: str) -> str:
+    """The attribute argparse stores ``option`` in (``--rest-s`` → ``rest_s``)."""
+    return option.removeprefix("--").replace("-", "_")
+
+
 def add_sim_options(p: argparse.ArgumentParser) -> None:
     """The simulated session's options (``SIM_OPTIONS``, and ``--faults``)."""
     g = p.add_argument_group("simulated straps")
     for option, (name, kw) in SIM_OPTIONS.items():
         if "type" in kw:  # named after the option, not the field (--reps REPS)
-            kw = {"metavar": option.removeprefix("--").replace("-", "_").upper(), **kw}
+            kw = {"metavar": option_dest(option).upper(), **kw}
         g.add_argument(option, dest=name, **kw)
     g.add_argument(
         "--faults", default="",
