@@ -92,6 +92,11 @@ class SimConfig:
                 raise ValueError(f"sample rate must be 25–1000 Hz (straps: 25–400), got {r:g}")
         if not 0.0 <= self.loss < 1.0:
             raise ValueError(f"loss must be a fraction in [0, 1), got {self.loss:g}")
+        if self.sets < 1 or self.reps_per_set < 1:
+            raise ValueError(
+                f"a session needs at least one set of one rep, got {self.sets} set(s) of "
+                f"{self.reps_per_set} rep(s)"
+            )
 
 
 @dataclass

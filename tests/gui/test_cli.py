@@ -110,6 +110,8 @@ def test_record_sim_in_real_time_writes_the_simulated_stream(tmp_path, capsys):
         (["info", "/nonexistent/x.flossrec"], "no such file"),
         (["simulate", "-o", "{tmp}/a.flossrec", "--rate-hz", "5000"], "25–1000 Hz"),
         (["simulate", "-o", "{tmp}/a.flossrec", "--faults", "rain=3"], "unknown fault"),
+        (["simulate", "-o", "{tmp}/a.flossrec", "--reps", "0"], "at least one set of one rep"),
+        (["record", "--sim", "-o", "{tmp}/r.flossrec", "--sets", "0"], "at least one set"),
         (["simulate", "-o", "{tmp}/nofolder/a.flossrec"], "does not exist"),
         (["export", "{tmp}/x.csv"], "--samples-csv"),
         (["record", "--sim", "-o", "{tmp}/r.flossrec", "--duration-s", "-1"], "must be positive"),
