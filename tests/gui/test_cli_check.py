@@ -26,7 +26,7 @@ def lines(out):
 @pytest.mark.slow
 def test_a_strap_running_the_reference_core_passes(bluez, flossmeter_cmd):
     bluez.start([device("strap", SHIN, "shin", drift_ppm=60, battery_mv=3985)])
-    out = check(flossmeter_cmd, SHIN, "--duration-s", "6")
+    out = check(flossmeter_cmd, SHIN, "--duration-s", "10")
     assert out.returncode == 0, out.stdout + out.stderr
     v = lines(out.stdout)
     assert len(v) == 8 and all(verdict == "PASS" for verdict, _ in v.values()), out.stdout
@@ -34,16 +34,15 @@ def test_a_strap_running_the_reference_core_passes(bluez, flossmeter_cmd):
     assert "firmware 1.2.0-emu, model FM-STRAP-1, battery 76 %" in v["device information"][1]
     assert "0 malformed, 0 not holding N = 2" in v["notifications"][1]
     drift = float(re.search(r"([+-]\d+) ppm", v["clock drift"][1]).group(1))
-    # 6 s of pings; the failing case below measures it closer. The margin holds on a busy
-    # 2-core host (258 ppm off once, with two test suites running at the same time)
-    assert abs(drift - 60) < 400
+    # 10 s of pings on a busy 2-core host: see the margin of the failing case below
+    assert abs(drift - 60) < 300
     assert out.stdout.rstrip().endswith("result: PASS (8 of 8)")
 
 
 @pytest.mark.slow
 def test_loss_and_clock_drift_beyond_the_limits_fail_exactly_those(bluez, flossmeter_cmd):
     bluez.start([device("strap", SHIN, "shin", drift_ppm=3000, faults={"drop_p": 0.05, "seed": 2})])
-    out = check(flossmeter_cmd, SHIN, "--duration-s", "6")
+    out = check(flossmeter_cmd, SHIN, "--duration-s", "10")
     assert out.returncode == 1, out.stdout + out.stderr
     v = lines(out.stdout)
     assert sorted(n for n, (verdict, _) in v.items() if verdict == "FAIL") == [
@@ -52,7 +51,11 @@ def test_loss_and_clock_drift_beyond_the_limits_fail_exactly_those(bluez, flossm
     ]
     assert "result: FAIL (2 of 8: loss, clock drift)" in out.stdout
     drift = float(re.search(r"([+-]\d+) ppm", v["clock drift"][1]).group(1))
-    assert abs(drift - 3000) < 150
+    # the ping envelope's minimum delay wanders with the host's load: over 6 s of pings the
+    # error was -39..+201 ppm with two CPU hogs here and -328 ppm once in CI (2 cores, the test
+    # suite, the emulator and the check sharing them); over 10 s -44..+14 ppm with the hogs.
+    # The estimator's own precision is pinned on hand-built sessions (test_strap_check.py)
+    assert abs(drift - 3000) < 300
     # the loss is exactly the samples of the packets the emulator dropped in that span
     lost, span = map(int, re.search(r"(\d+) of (\d+) samples", v["loss"][1]).groups())
     sent = asyncio.run(bluez.sent(SHIN))
