@@ -4,62 +4,24 @@ import numpy as np
 import pytest
 
 from benchmarks.arrival_clock import stall, through_clock
-from collector.clock import ArrivalClock, DeviceClock, lower_envelope_fit, next_ping_delay_s
+from benchmarks.clock_alignment import alignment_ms
+from collector.clock import ArrivalClock, DeviceClock, lower_envelope_fit
 from tests.ble.linkmodel import LinkModel
 
 
-def stream(rng, drift_ppm, dur_s, rate=100.0, per=2, pings=True):
-    """Map one simulated strap online (with hold-back until ready): true and mapped times."""
-    true_t = 0.2 + np.arange(int(dur_s * rate)) / rate
-    off = rng.uniform(10, 4000)
-    dev = off + (1 + drift_ppm * 1e-6) * true_t
-    link = LinkModel.random(rng)  # connection interval 7.5–50 ms, batching, resends
-    starts = np.arange(0, len(true_t) - per, per)
-    arrivals = link.arrivals(true_t[starts + per - 1] + 3e-4, rng)
-    events = [(a, 0, s) for a, s in zip(arrivals, starts, strict=True)]
-    if pings:
-        sent, t = [], 0.0
-        while t < dur_s:
-            t += next_ping_delay_s(rng, t)
-            sent.append(t)
-        sent = np.array(sent)
-        got = link.downlink(sent, rng)
-        dev_got = off + (1 + drift_ppm * 1e-6) * got
-        events += [
-            (g + link.interval_s, 1, (d, s)) for g, d, s in zip(got, dev_got, sent, strict=True)
-        ]
-    events.sort(key=lambda e: e[0])
-    clk = DeviceClock(expect_sync=pings)
-    mapped = np.full(len(true_t), np.nan)
-    held = []
-    for _, kind, x in events:
-        if kind == 1:
-            clk.observe_sync(*x)
-            continue
-        clk.observe(dev[x + per - 1], _)
-        held.append(slice(x, x + per))
-        if clk.ready:
-            for h in held:
-                mapped[h] = clk.map(dev[h])
-            held = []
-    ok = ~np.isnan(mapped)
-    assert np.all(np.diff(mapped[ok]) > 0)  # never backwards
-    return true_t[ok], mapped[ok] - true_t[ok], link
-
-
-def alignment_ms(seed, dur_s=120.0, pings=True):
-    rng = np.random.default_rng(seed)
-    ts, es, _ = stream(rng, +100, dur_s, pings=pings)
-    th, eh, _ = stream(rng, -100, dur_s, pings=pings)
-    grid = np.arange(max(ts[0], th[0]), min(ts[-1], th[-1]), 0.01)
-    return np.abs(np.interp(grid, th, eh) - np.interp(grid, ts, es)) * 1e3, ts[0]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_head_shin_alignment_within_2ms_with_drift_and_jitter(seed):
-    err, first = alignment_ms(seed)
-    assert err.max() <= 2.0
-    assert first < 3.0  # warm-up (hold-back) is short
+# Worst head–shin error per 120 s session (benchmarks/clock_alignment.py, 100 sessions, seed
+# block 5000): quiet host max 2.48 ms before the 30 s of fast pings and the refit at readiness,
+# 1.48 ms after; busy host (a floor common to both straps wandering 0–1 ms, 0.5 ms more of its
+# own per event, stalls) p95 2.36 → 1.78 ms, 3 of 100 still over the 2 ms budget. Seeds 0–11
+# quiet: 0.62–1.20 ms now, seed 0 was 1.57; seeds 0–5 busy: ≤ 1.72 ms.
+@pytest.mark.parametrize(
+    ("seed", "busy"), [(s, False) for s in range(12)] + [(s, True) for s in range(6)]
+)
+def test_head_shin_alignment_within_budget_with_drift_jitter_and_load(seed, busy):
+    err, ready_s, forward = alignment_ms(seed, busy=busy)
+    assert forward  # session times never go back
+    assert err.max() <= (2.0 if busy else 1.5)  # the design's budget is 2 ms
+    assert ready_s < 3.0  # warm-up (hold-back) is short
 
 
 def test_arrival_only_mapping_is_biased_by_phase_lock():
