@@ -312,6 +312,7 @@ class ArrivalClock:
         if rate_hz <= 0:
             raise ValueError("rate must be positive")
         self.rate_hz = float(rate_hz)
+        self.period_s = 1.0 / self.rate_hz
         self.jitter_s = jitter_s
         self.decide_s = decide_s
         self.clock = DeviceClock(**clock_kwargs)  # type: ignore[arg-type]
@@ -337,12 +338,11 @@ class ArrivalClock:
         while a late one is held, several when a hold ends)."""
         if n <= 0:
             return [(item, np.zeros(0, dtype=np.int64), np.zeros(0))]
-        period = 1.0 / self.rate_hz
         if self.clock.fit is None or not self.clock.ready:
             if math.isfinite(self._last_arrival):
-                gap = arrival_s - self._last_arrival - n * period
+                gap = arrival_s - self._last_arrival - n * self.period_s
                 if gap > self.jitter_s:
-                    self._lost(max(1, round(gap / period)), restart=False)
+                    self._lost(max(1, round(gap / self.period_s)), restart=False)
             return [self._number(item, n, arrival_s)]
         out: list[tuple[Any, np.ndarray, np.ndarray]] = []
         if self._held and arrival_s - self._held[-1][3] >= self.decide_s:
@@ -378,13 +378,13 @@ class ArrivalClock:
         """How late a notification whose last sample is ``last_index`` arrived against the
         fastest delivery the fit allows, and the typical (median) lateness, s."""
         assert self.clock.fit is not None
-        late = arrival_s - float(self.clock.fit(last_index * (1.0 / self.rate_hz)))
+        late = arrival_s - float(self.clock.fit(last_index * self.period_s))
         return late, float(np.median(self._late)) if self._late else 0.0
 
     def _decide(self, lateness_s: float) -> list[tuple[Any, np.ndarray, np.ndarray]]:
         """The held packets are still late: samples were lost just before the first."""
         assert self.clock.fit is not None
-        missed = max(1, round(lateness_s / ((1.0 / self.rate_hz) * self.clock.fit.slope)))
+        missed = max(1, round(lateness_s / (self.period_s * self.clock.fit.slope)))
         self._lost(missed, restart=True)
         self._held = [(it, k + missed, n, a) for it, k, n, a in self._held]
         return self._release()
@@ -409,7 +409,7 @@ class ArrivalClock:
         self, item: Any, first: int, n: int, arrival_s: float
     ) -> tuple[Any, np.ndarray, np.ndarray]:
         idx = np.arange(first, first + n, dtype=np.int64)
-        t = idx * (1.0 / self.rate_hz)
+        t = idx * self.period_s
         self._last_arrival = arrival_s
         self.clock.observe(float(t[-1]), arrival_s)
         return item, idx, t
