@@ -150,7 +150,10 @@ class LslOutlet(ResourceBase):
     session time now (so the clock mapping holds for a session already under way). Reps are
     published when :meth:`watch_reps`' version changes (after each block) and when the outlet
     closes; a rep whose published fields change later (scored again) is sent again with
-    ``revision`` counting up. Use it as a context manager: leaving closes every stream.
+    ``revision`` counting up. A marker published while no inlet is connected to the marker
+    stream is held, and sent (in order, with its own timestamp) once one connects: a recorder
+    started after the first rep still gets every rep. Use it as a context manager: leaving
+    closes every stream.
     """
 
     def __init__(
@@ -165,6 +168,8 @@ class LslOutlet(ResourceBase):
         self.clock = ClockMap(float(pylsl.local_clock()) - session_now_s)
         self.samples_sent: dict[Role, int] = {}
         self.markers_sent = 0
+        #: Markers published while no inlet was connected, not sent yet: (text, LSL timestamp).
+        self.held: list[tuple[str, float]] = []
         self._published: dict[int, tuple[Any, ...]] = {}
         self._revisions: dict[int, int] = {}
         self._reps: Callable[[], Sequence[Any]] | None = None
@@ -238,6 +243,8 @@ class LslOutlet(ResourceBase):
             outlet.push_chunk(data, self.clock.lsl_time(block.time_s).tolist())
             self.samples_sent[block.sensor] = self.samples_sent.get(block.sensor, 0) + n
         self._check_reps()
+        if self.held:
+            self._send_held()
 
     def on_event(self, event: SourceEvent) -> None:
         """Events are not streamed (reps come from :meth:`watch_reps`)."""
@@ -251,13 +258,14 @@ class LslOutlet(ResourceBase):
             self.publish_reps(self._reps() if self._reps is not None else ())
 
     def publish_reps(self, reps: Sequence[Any]) -> int:
-        """Send a marker for each rep not sent yet or whose fields changed; return how many.
-        A rep is a mapping of its fields or an object with ``to_dict()`` (``analysis``' Rep).
+        """Publish a marker for each rep not published yet or whose fields changed; return how
+        many. A rep is a mapping of its fields or an object with ``to_dict()`` (``analysis``'
+        Rep). The markers are sent at once, or held until an inlet connects (:attr:`held`).
 
         A marker's timestamp is the rep's start on the LSL clock; its text is JSON with
         :data:`REP_FIELDS` and ``revision`` (0, then 1, 2 … when the rep was scored again).
         """
-        sent = 0
+        published = 0
         for rep in reps:
             r: Mapping[str, Any] = rep.to_dict() if hasattr(rep, "to_dict") else rep
             fields = {k: _plain(r.get(k)) for k in REP_FIELDS}
@@ -271,10 +279,21 @@ class LslOutlet(ResourceBase):
             revision = self._revisions.get(number, -1) + 1
             self._published[number], self._revisions[number] = key, revision
             text = json.dumps({"event": "rep", **fields, "revision": revision})
-            self._markers.push_sample([text], self.clock.lsl_time(float(fields["start_s"])))
-            sent += 1
-        self.markers_sent += sent
-        return sent
+            self.held.append((text, self.clock.lsl_time(float(fields["start_s"]))))
+            published += 1
+        if self.held:
+            self._send_held()
+        return published
+
+    def _send_held(self) -> None:
+        """Push the held markers if an inlet is connected to the marker stream (LSL delivers a
+        sample only to the inlets connected when it is pushed)."""
+        if not self._markers.have_consumers():
+            return
+        for text, stamp in self.held:
+            self._markers.push_sample([text], stamp)
+        self.markers_sent += len(self.held)
+        self.held.clear()
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -285,6 +304,11 @@ class LslOutlet(ResourceBase):
         self._closed = True
         if self._reps is not None:
             self.publish_reps(self._reps())
+        if self.held:
+            log.info(
+                "LSL: %d rep marker(s) not sent: no inlet connected to %s",
+                len(self.held), MARKER_NAME,
+            )  # fmt: skip
         outlets = [*self._outlets.values(), self._markers]
         if any(o.have_consumers() for o in outlets):
             time.sleep(LINGER_S)

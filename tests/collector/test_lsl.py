@@ -209,6 +209,37 @@ def test_revised_reps_are_sent_again_with_a_revision(streamed):
     assert sent[0]["flags"] == ["held", "partial"] and sent[0]["head_rom_deg"] is None
 
 
+def test_reps_decided_before_a_recorder_connects_reach_it_when_it_does():
+    """Markers published with no inlet connected are held, then sent with their own stamps:
+    a recorder started after the first rep still gets every rep (LSL itself would drop it)."""
+    session = cached_session(seed=21, sets=1, reps_per_set=3, rate_hz=50.0, loss=0.02)
+    items = [item for _, item in session.timeline()]
+    counter = RepCounter(session.sensors)
+    with LslOutlet(session.sensors, session_id="t3" + os.urandom(4).hex()) as outlet:
+        outlet.watch_reps(
+            lambda: counter.reps, lambda: (len(counter.reps), counter.analyzer.revisions)
+        )
+        dispatch = Dispatcher([counter, outlet]).dispatch
+        items = iter(items)
+        while not counter.reps:  # up to the first rep decided, nobody listening
+            dispatch(next(items))
+        assert outlet.markers_sent == 0 and [json.loads(t)["rep"] for t, _ in outlet.held] == [1]
+        cap = Capture(_resolve("source_id", f"flossmeter-{outlet.session_id}-reps"))
+        for item in items:
+            dispatch(item)
+        counter.finish()
+    cap.join()
+    assert outlet.held == []
+    latest = _markers(cap)
+    reps = counter.result.records
+    assert len(reps) == len(session.truth.reps) == 3
+    assert sorted(latest) == [r.rep for r in reps]
+    for r in reps:
+        m, ts = latest[r.rep]
+        assert m["start_s"] == pytest.approx(r.start_s, abs=1e-9)
+        assert ts == pytest.approx(outlet.clock.session_zero_lsl_s + r.start_s, abs=1e-6)
+
+
 def test_missing_pylsl_is_one_line(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "pylsl", None)
     with pytest.raises(CollectorError, match=r"--lsl needs the pylsl package; .*flossmeter\[lsl\]"):
