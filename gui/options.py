@@ -92,8 +92,11 @@ def add_strap_options(p: argparse.ArgumentParser) -> None:
     """Which straps: ``--sim``, or BLE ``--shin/--head``, or the saved ``--config``."""
     src = p.add_argument_group("straps (choose --sim, or BLE addresses/names)")
     src.add_argument("--sim", action="store_true", help="use simulated straps")
-    src.add_argument("--shin", metavar="ADDR", help="BLE address or name of the shin strap")
-    src.add_argument("--head", metavar="ADDR", help="BLE address or name of the head strap")
+    for role in ("shin", "head"):  # not args.head: that is the simulator's head strap
+        src.add_argument(
+            f"--{role}", metavar="ADDR", dest=f"{role}_addr",
+            help=f"BLE address or name of the {role} strap",
+        )  # fmt: skip
     src.add_argument(
         "--config", type=Path, metavar="PATH",
         help="saved strap config when no straps are named (default: the one 'assign' writes)",
@@ -109,7 +112,9 @@ def strap_targets(args: argparse.Namespace) -> tuple[dict[str, str], str]:
     """
     from collector.roles import config_path, describe_straps, load_strap_config
 
-    targets = {r: getattr(args, r) for r in ("shin", "head") if getattr(args, r, None)}
+    targets = {
+        r: getattr(args, f"{r}_addr") for r in ("shin", "head") if getattr(args, f"{r}_addr")
+    }
     if targets:
         return targets, "command line"
     config = load_strap_config(getattr(args, "config", None))

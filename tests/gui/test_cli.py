@@ -192,15 +192,20 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     assert "Traceback" not in err and "Broken" not in err
 
 
-def test_sim_options_set_the_simulator_fields_they_name():
+@pytest.mark.parametrize(
+    "command", [["simulate", "-o", "x"], ["record", "--sim", "-o", "x"], ["live", "--sim"]]
+)
+def test_sim_options_set_the_simulator_fields_they_name(command):
     from collector.simulator import SimConfig
     from gui.cli import build_parser
     from gui.options import sim_config
 
     def config(*argv):
-        return sim_config(build_parser().parse_args(["simulate", "-o", "x", *argv]))
+        return sim_config(build_parser().parse_args([*command, *argv]))
 
-    assert config() == SimConfig()  # no option: the simulator's own defaults
+    # no option: the simulator's own defaults (two straps: record and live once lost the head
+    # to their BLE --head option, which stored into the same attribute as --shin-only)
+    assert config() == SimConfig() and SimConfig().head
     argv = ["--sets", "3", "--reps", "5", "--seed", "7", "--rate-hz", "50", "--head-rate-hz",
             "25", "--technique", "mixed", "--variety", "messy", "--no-fidgets", "--shin-only",
             "--no-calibration", "--noise", "0.5", "--mounting", "nominal",
@@ -210,3 +215,23 @@ def test_sim_options_set_the_simulator_fields_they_name():
         variety="messy", fidgets=False, head=False, calibration=False, noise=0.5,
         mounting="nominal", loss=0.1,
     )  # fmt: skip
+
+
+def test_no_two_options_of_a_command_store_into_the_same_attribute():
+    """Two options with one ``dest`` silently share a value (the first one's default wins)."""
+    import argparse
+
+    from gui.cli import build_parser
+
+    def clashes(parser, name):
+        seen: dict[str, str] = {}
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, p in action.choices.items():
+                    yield from clashes(p, f"{name} {sub}")
+            elif action.dest in seen:
+                yield f"{name}: {seen[action.dest]} and {'/'.join(action.option_strings)}"
+            else:
+                seen[action.dest] = "/".join(action.option_strings) or action.dest
+
+    assert list(clashes(build_parser(), "flossmeter")) == []
