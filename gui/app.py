@@ -30,6 +30,8 @@ class DashboardWindow(Protocol):
 
     async def shutdown(self) -> None: ...
 
+    def deleteLater(self) -> None: ...
+
 
 @dataclass
 class Capture:
@@ -144,9 +146,16 @@ def run_window(
     """
     make_app()
     import qasync
+    from PySide6 import QtCore
 
     async def main() -> int:
         window = make_window()
-        return await show_window(window, lambda: start(window), capture)
+        try:
+            return await show_window(window, lambda: start(window), capture)
+        finally:
+            # destroy the window now, while the application lives: left to the interpreter's
+            # exit, Qt's teardown may destroy it from inside one of its own items (a crash)
+            window.deleteLater()
+            QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
 
     return qasync.run(main())

@@ -81,9 +81,9 @@ class ProgressWindow(QtWidgets.QMainWindow):
         self.symptom_curve = pg.PlotDataItem(pen=pg.mkPen("#d62728", width=1), symbol="s",
                                              symbolSize=6, symbolBrush="#d62728")  # fmt: skip
         self.symptom_view.addItem(self.symptom_curve)
-        self.range_plot.vb.sigResized.connect(
-            lambda: self.symptom_view.setGeometry(self.range_plot.vb.sceneBoundingRect())
-        )
+        # a bound method, not a lambda over self: a lambda held by a plot item's signal keeps
+        # the window alive until Qt's teardown, which then crashed the process on exit
+        self.range_plot.vb.sigResized.connect(self._fit_symptom_view)
         self.quality_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#2e9e43")
         self.quality_plot.addItem(self.quality_bars)
         self.quality_plot.setYRange(0, 100)
@@ -99,6 +99,9 @@ class ProgressWindow(QtWidgets.QMainWindow):
         self.resize(1100, 980)
         self.sessions: list[SessionSummary] = []
         self.weeks: list[WeekAdherence] = []
+
+    def _fit_symptom_view(self) -> None:
+        self.symptom_view.setGeometry(self.range_plot.vb.sceneBoundingRect())
 
     def start(self) -> None:
         """Read (and bring up to date) the folder's catalogue and draw it."""

@@ -52,9 +52,8 @@ class Timeline(pg.PlotWidget):
         p.addItem(self.events)
         pen = pg.mkPen("#202020", width=2)
         self.playhead = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pen)
-        self.playhead.sigPositionChangeFinished.connect(
-            lambda line: self.seek_requested.emit(float(line.value()))
-        )
+        # a bound method, not a lambda over self (see ProgressWindow: a crash on exit)
+        self.playhead.sigPositionChangeFinished.connect(self._playhead_moved)
         p.addItem(self.playhead)
         self.duration_s = 0.0
         p.scene().sigMouseClicked.connect(self._clicked)
@@ -95,6 +94,9 @@ class Timeline(pg.PlotWidget):
         """Move the playhead (unless the user is dragging it)."""
         if not self.playhead.moving:
             self.playhead.setValue(t_s)
+
+    def _playhead_moved(self, line: pg.InfiniteLine) -> None:
+        self.seek_requested.emit(float(line.value()))
 
     def _clicked(self, ev: object) -> None:
         pos = ev.scenePos()  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 library drawn as they are catalogued — knee range, symptoms, quality, sessions per week."""
 
 import datetime as dt
+import json
+import subprocess
 
 import numpy as np
 
@@ -40,3 +42,20 @@ def test_the_progress_view_draws_the_catalogued_sessions(qtbot, tmp_path):
     assert calendar_cells(truth) == [(0, 0, 1), (3, 0, 1), (1, 1, 1)]
     xs, ys = w.calendar.getData()
     assert list(xs) == [0, 3, 1] and list(ys) == [0, 0, 1]
+
+
+def test_the_progress_command_exits_cleanly_every_time(flossmeter_cmd, tmp_path):
+    """``flossmeter progress`` draws the folder and exits 0. It used to die on exit with a
+    segmentation fault in about half the runs (Qt's teardown destroyed the window from inside
+    one of its plot items), so one run proves little: eight must all end cleanly."""
+    prog = Programme(sets=1, reps_per_set=3, sessions_per_week=2)
+    t0 = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).timestamp()
+    for k in range(2):
+        _record(tmp_path, f"P05-{k}.flossrec", 90 + k, "P05", t0 + k * 86400, prog, (2,))
+    for k in range(8):
+        state = tmp_path / f"state{k}.json"
+        cmd = [*flossmeter_cmd, "progress", str(tmp_path), "--participant", "P05",
+               "--quit-after-s", "0.5", "--state-json", str(state)]  # fmt: skip
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, f"run {k}: exit {out.returncode}\n{out.stderr[-2000:]}"
+        assert json.loads(state.read_text())["final"]["sessions"] == 2
