@@ -47,7 +47,7 @@ def write_samples_csv(rec: Recording, path: str | os.PathLike[str]) -> Path:
     try:
         all_.to_csv(p, index=False, float_format="%.7g", columns=list(CSV_COLUMNS))
     except OSError as e:
-        raise CollectorError(f"{p}: cannot write ({e.strerror})") from None
+        raise CollectorError(f"{p}: cannot write ({e.strerror or e})") from None
     return p
 
 

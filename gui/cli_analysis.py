@@ -110,7 +110,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         try:
             out = write_reps_csv(table, args.output)
         except OSError as e:
-            raise UserError(f"{args.output}: cannot write ({e.strerror})") from None
+            raise UserError(f"{args.output}: cannot write ({e.strerror or e})") from None
         n_ok = len(files) - len(errors)
         print(f"wrote {len(table)} reps from {n_ok} session(s) to {out} (+ data dictionary)")
     return 2 if errors else 0

@@ -28,7 +28,9 @@ SIM_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--reps": ("reps_per_set", {"type": int, "default": 8,
                                 "help": "reps per set (default %(default)s)"}),
     "--seed": ("seed", {"type": int, "default": 0, "help": "random seed; same seed, same session"}),
-    "--rate-hz": ("rate_hz", {"type": float, "default": 100.0, "help": "sample rate, 25–400 Hz"}),
+    "--rate-hz": ("rate_hz", {"type": float, "default": 100.0,
+                              "help": "sample rate, Hz: straps 25–400, simulated 25–1000 "
+                                      "(default %(default)g)"}),
     "--head-rate-hz": ("head_rate_hz", {"type": float, "default": None,
                                         "help": "head rate if different"}),
     "--technique": ("technique", {"choices": ("slider", "tensioner", "mixed"), "default": "slider",

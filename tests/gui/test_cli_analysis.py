@@ -79,6 +79,8 @@ def test_folder_gets_a_recording_column_and_skips_bad_files(recordings, tmp_path
         (["analyze", "{tmp}/head_only.csv", "-o", "{tmp}/r.csv"], "no shin samples"),
         (["analyze", "{tmp}"], "-o reps.csv"),
         (["analyze", "{tmp}/empty_dir", "-o", "{tmp}/r.csv"], "no recordings"),
+        (["analyze", "{tmp}/ok.csv", "-o", "{tmp}/no_dir/r.csv"], "r.csv: cannot write ("),
+        (["export", "{tmp}/ok.csv", "--samples-csv", "{tmp}/no_dir/s.csv"], "cannot write ("),
     ],
 )
 def test_errors_are_one_line_exit_2(tmp_path, flossmeter_cmd, argv, message):
@@ -86,11 +88,16 @@ def test_errors_are_one_line_exit_2(tmp_path, flossmeter_cmd, argv, message):
     (tmp_path / "head_only.csv").write_text(
         "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n0.0,head,0,0,9.8,0,0,0\n"
     )
+    (tmp_path / "ok.csv").write_text(
+        "time_s,sensor,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n"
+        + "".join(f"{k / 100},shin,0,0,9.8,0,0,0\n" for k in range(300))
+    )
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     out = subprocess.run([*flossmeter_cmd, *argv], capture_output=True, text=True)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.stderr
+    assert "(None)" not in lines[0]  # a reason, always
 
 
 def test_dictionary_command_prints_markdown(capsys):
