@@ -154,7 +154,7 @@ def load_programme(path: str | Path) -> Programme:
     except UnicodeDecodeError:
         raise ProgrammeError(f"{p}: not a text file (a programme is TOML text)") from None
     except OSError as e:
-        raise ProgrammeError(f"{p}: cannot read ({e.strerror})") from None
+        raise ProgrammeError(f"{p}: cannot read ({e.strerror or e})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
