@@ -95,6 +95,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise UserError(errors[0].removeprefix("flossmeter: "))
     for e in errors:
         print(f"flossmeter: skipped: {e}", file=sys.stderr)
+    if len(errors) == len(files):  # not an empty CSV that looks like a result
+        raise UserError(f"none of the {len(files)} files could be analysed: nothing written")
     frames = []
     for path, reps, _ in results:
         if reps is None:

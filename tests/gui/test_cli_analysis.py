@@ -72,6 +72,23 @@ def test_folder_gets_a_recording_column_and_skips_bad_files(recordings, tmp_path
     assert (shin_only["technique"] == "unclear").all()
 
 
+def test_a_folder_of_only_bad_files_writes_nothing(tmp_path, flossmeter_cmd):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "notes.csv").write_text("this is not a sample file\n")
+    (folder / "broken.flossrec").write_bytes(b"SQLite format 3\x00" + bytes(100))
+    out = tmp_path / "all.csv"
+    run = subprocess.run(
+        [*flossmeter_cmd, "analyze", str(folder), "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert sum(line.startswith("flossmeter: skipped: ") for line in lines) == 2
+    assert lines[-1] == "flossmeter: error: none of the 2 files could be analysed: nothing written"
+    assert not out.exists()  # not an empty CSV that looks like a result
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
