@@ -117,3 +117,14 @@ def test_a_period_report_lists_a_participants_sessions_and_adherence(tmp_path, c
     assert "2026-W45: 2 of 2 sessions, 6 of 6 reps" in text and "P10" not in text
     assert "<script" not in text.lower() and text.count("data:image/png;base64,") == 1
     assert main(["report", str(tmp_path / "nope"), "--participant", "P09"]) == 2
+    capsys.readouterr()
+    # a mistyped pseudonym, or a period without sessions: one line, and no empty report
+    assert main(["report", str(tmp_path), "--participant", "P99"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"flossmeter: error: no sessions of P99 in {tmp_path}: nothing written; "
+        "sessions there are of P09, P10"
+    )
+    assert main(["report", str(tmp_path), "--participant", "P10", "--since", "2026-11-03"]) == 2
+    assert "no sessions of P10 in" in capsys.readouterr().err
+    assert not (tmp_path / "P99-progress.html").exists()
+    assert not (tmp_path / "P10-progress.html").exists()
