@@ -196,15 +196,15 @@ def _period_report(args: argparse.Namespace) -> int:
     try:
         cat.refresh()
         sessions = cat.sessions(args.participant, since)
-        known = sorted({s.participant for s in cat.sessions()} - {""})
+        if not sessions:  # a mistyped pseudonym must not give an empty report
+            known = sorted({s.participant for s in cat.sessions()} - {""})
+            period = f" since {since}" if since else ""
+            there = f"; sessions there are of {', '.join(known)}" if known else ""
+            raise UserError(
+                f"no sessions of {args.participant} in {folder}{period}: nothing written{there}"
+            )
     finally:
         cat.close()
-    if not sessions:  # a mistyped pseudonym must not give an empty report
-        period = f" since {since}" if since else ""
-        there = f"; sessions there are of {', '.join(known)}" if known else ""
-        raise UserError(
-            f"no sessions of {args.participant} in {folder}{period}: nothing written{there}"
-        )
     out.write_text(build_period_report(sessions, args.participant), encoding="utf-8")
     n = len(sessions)
     print(f"wrote {out} ({n} session{'s' if n != 1 else ''} of {args.participant})")
