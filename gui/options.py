@@ -114,9 +114,7 @@ def strap_targets(args: argparse.Namespace) -> tuple[dict[str, str], str]:
     """
     from collector.roles import config_path, describe_straps, load_strap_config
 
-    targets = {
-        r: getattr(args, f"{r}_addr") for r in ("shin", "head") if getattr(args, f"{r}_addr")
-    }
+    targets = {r: addr for r in ("shin", "head") if (addr := getattr(args, f"{r}_addr"))}
     if targets:
         return targets, "command line"
     config = load_strap_config(getattr(args, "config", None))
