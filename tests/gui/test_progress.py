@@ -12,14 +12,19 @@ from gui.history import Catalogue, adherence
 from tests.gui.test_history import _record
 
 
-def test_the_progress_view_draws_the_catalogued_sessions(qtbot, tmp_path):
-    from gui.dashboard.progress_view import ProgressWindow
-
+def _library(folder):
+    """Three sessions of P05 (days 0, 3 and 8, with symptom ratings) and one of P06."""
     prog = Programme(sets=1, reps_per_set=3, sessions_per_week=2)
     t0 = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).timestamp()
     for k, (day, ratings) in enumerate([(0, (2, 3)), (3, (3, 4)), (8, (2,))]):
-        _record(tmp_path, f"P05-{k}.flossrec", 90 + k, "P05", t0 + day * 86400, prog, ratings)
-    _record(tmp_path, "P06-0.flossrec", 95, "P06", t0, prog)  # someone else: not shown
+        _record(folder, f"P05-{k}.flossrec", 90 + k, "P05", t0 + day * 86400, prog, ratings)
+    _record(folder, "P06-0.flossrec", 95, "P06", t0, prog)  # someone else: not shown
+
+
+def test_the_progress_view_draws_the_catalogued_sessions(qtbot, tmp_path):
+    from gui.dashboard.progress_view import ProgressWindow
+
+    _library(tmp_path)
     w = ProgressWindow(tmp_path, "P05")
     qtbot.addWidget(w)
     w.start()
@@ -48,14 +53,11 @@ def test_the_progress_command_exits_cleanly_every_time(flossmeter_cmd, tmp_path)
     """``flossmeter progress`` draws the folder and exits 0. It used to die on exit with a
     segmentation fault in about half the runs (Qt's teardown destroyed the window from inside
     one of its plot items), so one run proves little: eight must all end cleanly."""
-    prog = Programme(sets=1, reps_per_set=3, sessions_per_week=2)
-    t0 = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).timestamp()
-    for k in range(2):
-        _record(tmp_path, f"P05-{k}.flossrec", 90 + k, "P05", t0 + k * 86400, prog, (2,))
+    _library(tmp_path)
     for k in range(8):
         state = tmp_path / f"state{k}.json"
         cmd = [*flossmeter_cmd, "progress", str(tmp_path), "--participant", "P05",
                "--quit-after-s", "0.5", "--state-json", str(state)]  # fmt: skip
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, f"run {k}: exit {out.returncode}\n{out.stderr[-2000:]}"
-        assert json.loads(state.read_text())["final"]["sessions"] == 2
+        assert json.loads(state.read_text())["final"]["sessions"] == 3
